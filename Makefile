@@ -1,0 +1,37 @@
+# One command for each job (see README):
+#   make book   set up .venv (first time) and build the book on the smoke profile -> _build/html
+#   make test   set up .venv (first time) and run the test suite (unit tests + doctests)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.xlser-installed
+
+.PHONY: setup book test lint freeze clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt .ci/constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c .ci/constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	XLSER_PROFILE=$${XLSER_PROFILE:-smoke} $(BIN)/jupyter-book build . --keep-going
+
+# pytest exits 5 when it collected nothing; that is not a failure of the suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) || test $$? -eq 5
+
+lint: $(STAMP)
+	$(BIN)/ruff check xlser tests bench
+	$(BIN)/ruff format --check xlser tests bench
+
+freeze: $(STAMP)
+	{ echo "# Frozen resolved set (pip freeze), used as constraints by 'make setup'."; \
+	  echo "# Regenerate with: make freeze"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^xlser'; } > .ci/constraints.txt
+
+clean:
+	rm -rf _build

@@ -1,0 +1,206 @@
+"""Audio I/O: read with ``soundfile``, mix to mono, resample to 16 kHz, crop, batch with padding.
+
+torchaudio >= 2.9 needs torchcodec for ``torchaudio.load``, so files are read with ``soundfile``
+and only resampling uses torchaudio (``torchaudio.functional.resample``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+
+from xlser import EMOTIONS, LANGUAGES
+
+MIN_SECONDS = 0.1
+"""Shorter audio is rejected: wav2vec2's CNN needs at least 400 samples (25 ms) for one frame."""
+
+
+class AudioError(ValueError):
+    """Corrupt, empty, unreadable or too-short audio; the message names the file."""
+
+
+def audio_duration(path: str | os.PathLike) -> float:
+    """Duration in seconds from the file header, without decoding the samples."""
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise AudioError(f"{path}: cannot read audio header ({e}); is the file corrupt?") from e
+    if info.frames == 0:
+        raise AudioError(f"{path}: audio file has no samples")
+    return info.frames / info.samplerate
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sample_rate: int = 16000,
+    max_seconds: float | None = None,
+    crop: str = "random",
+    generator: np.random.Generator | None = None,
+    min_seconds: float = MIN_SECONDS,
+) -> torch.Tensor:
+    """Read ``path`` as a mono float32 waveform at ``sample_rate``.
+
+    Args:
+        path: any format libsndfile reads (WAV, FLAC, OGG, AIFF).
+        sample_rate: target rate; other rates are resampled with torchaudio.
+        max_seconds: crop longer audio to this length (``None``: no crop).
+        crop: ``"random"`` (training; uses ``generator``) or ``"start"``.
+        generator: numpy generator for the random crop offset.
+        min_seconds: shorter audio raises :class:`AudioError`.
+
+    Returns:
+        waveform of shape ``(S,)``.
+    """
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (S, C)
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise AudioError(f"{path}: cannot decode audio ({e}); is the file corrupt?") from e
+    if data.size == 0:
+        raise AudioError(f"{path}: audio file has no samples")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+    wave = torch.from_numpy(data.mean(axis=1))  # (S,) mono mix
+    if sr != sample_rate:
+        import torchaudio.functional as AF
+
+        wave = AF.resample(wave, orig_freq=sr, new_freq=sample_rate)
+    if wave.numel() < min_seconds * sample_rate:
+        raise AudioError(
+            f"{path}: audio is {wave.numel() / sample_rate:.3f} s long; at least {min_seconds} s is needed"
+        )
+    if max_seconds is not None and wave.numel() > max_seconds * sample_rate:
+        n = int(max_seconds * sample_rate)
+        if crop == "random":
+            g = generator if generator is not None else np.random.default_rng()
+            start = int(g.integers(0, wave.numel() - n + 1))
+        elif crop == "start":
+            start = 0
+        else:
+            raise ValueError(f"crop must be 'random' or 'start', got {crop!r}")
+        wave = wave[start : start + n]
+    return wave.contiguous()
+
+
+def label_index(values: Sequence[str], vocabulary: Sequence[str], what: str) -> list[int]:
+    """Map labels to indices of ``vocabulary``; an unknown label raises naming it and the choices."""
+    lookup = {v: i for i, v in enumerate(vocabulary)}
+    out = []
+    for v in values:
+        if v not in lookup:
+            raise ValueError(f"unknown {what} {v!r}; expected one of {list(vocabulary)}")
+        out.append(lookup[v])
+    return out
+
+
+class SERDataset(torch.utils.data.Dataset):
+    """Manifest rows as training items: waveform plus emotion, language and speaker indices.
+
+    Args:
+        manifest: a frame read by :func:`xlser.data.manifest.read_manifest` (absolute paths).
+        speakers: speaker vocabulary for the adversary (default: the frame's sorted speakers).
+        sample_rate, max_seconds: see :func:`load_audio`.
+        train: random crops (seeded per epoch and item) when True; crops from the start otherwise.
+        seed: base seed for the random crops.
+    """
+
+    def __init__(
+        self,
+        manifest: pd.DataFrame,
+        speakers: Sequence[str] | None = None,
+        sample_rate: int = 16000,
+        max_seconds: float | None = None,
+        train: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.rows = manifest.reset_index(drop=True)
+        self.speakers = list(speakers) if speakers is not None else sorted(self.rows["speaker"].unique())
+        spk = {s: i for i, s in enumerate(self.speakers)}
+        self.emotion = label_index(self.rows["emotion"], EMOTIONS, "emotion")
+        self.language = label_index(self.rows["language"], LANGUAGES, "language")
+        self.speaker = [spk.get(s, -100) for s in self.rows["speaker"]]  # -100: ignored by CE
+        self.sample_rate, self.max_seconds, self.train, self.seed = sample_rate, max_seconds, train, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> dict:
+        g = np.random.default_rng((self.seed, self.epoch, i)) if self.train else None
+        wave = load_audio(
+            self.rows.at[i, "path"],
+            self.sample_rate,
+            self.max_seconds,
+            crop="random" if self.train else "start",
+            generator=g,
+        )
+        return {
+            "waveform": wave,
+            "emotion": self.emotion[i],
+            "language": self.language[i],
+            "speaker": self.speaker[i],
+            "utt_id": self.rows.at[i, "utt_id"],
+        }
+
+
+@dataclass
+class Batch:
+    """A padded batch. Shapes: ``input_values (B, S)``, ``attention_mask (B, S)``, the rest ``(B,)``."""
+
+    input_values: torch.Tensor
+    attention_mask: torch.Tensor
+    lengths: torch.Tensor
+    emotion: torch.Tensor
+    language: torch.Tensor
+    speaker: torch.Tensor
+    utt_id: list[str]
+
+    def to(self, device: torch.device | str) -> Batch:
+        moved = {k: v.to(device) if torch.is_tensor(v) else v for k, v in vars(self).items()}
+        return Batch(**moved)
+
+
+def collate(items: Sequence[dict], normalize: bool = True) -> Batch:
+    """Pad waveforms with zeros to the longest in the batch.
+
+    ``normalize`` applies zero-mean/unit-variance per utterance over its real samples (as the
+    base checkpoints' ``Wav2Vec2FeatureExtractor`` with ``do_normalize=True``); padding stays 0.
+    """
+    lengths = torch.tensor([it["waveform"].numel() for it in items])  # (B,)
+    B, S = len(items), int(lengths.max())
+    x = torch.zeros(B, S)  # (B, S)
+    for b, it in enumerate(items):
+        w = it["waveform"]
+        if normalize:
+            w = (w - w.mean()) / torch.sqrt(w.var(unbiased=False) + 1e-7)
+        x[b, : w.numel()] = w
+    mask = (torch.arange(S)[None, :] < lengths[:, None]).long()  # (B, S)
+    return Batch(
+        input_values=x,
+        attention_mask=mask,
+        lengths=lengths,
+        emotion=torch.tensor([it["emotion"] for it in items]),
+        language=torch.tensor([it["language"] for it in items]),
+        speaker=torch.tensor([it["speaker"] for it in items]),
+        utt_id=[it["utt_id"] for it in items],
+    )
+
+
+def check_readable(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """Return ``(path, reason)`` for every file that cannot be read as audio (used by ``prepare``)."""
+    bad = []
+    for p in paths:
+        try:
+            audio_duration(p)
+        except AudioError as e:
+            bad.append((Path(p), str(e)))
+    return bad

@@ -1,0 +1,134 @@
+"""The nine zero-shot tasks of the paper (Table 1), which languages each system trains on, and the
+source-matched checkpoints (§3.3).
+
+A task is written ``source-target`` (``en-de`` is the paper's EN→DE). The training set of the
+multilingual systems is the source plus every other non-target language (eq. 1); the target is never
+seen in training.
+
+>>> t = parse_task("en-de")
+>>> t.source, t.target, t.non_target
+('en', 'de', ('zh', 'fr', 'ur'))
+>>> training_languages(t, "baseline1"), training_languages(t, "upper_bound")
+(('en',), ('de',))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from xlser import LANGUAGES
+
+TASKS: tuple[str, ...] = (
+    "en-de",
+    "zh-de",
+    "fr-de",
+    "en-fr",
+    "zh-fr",
+    "de-fr",
+    "en-zh",
+    "de-zh",
+    "fr-zh",
+)
+"""The paper's nine tasks, in Table 1's order (CN is written ``zh``)."""
+
+SOURCE_CHECKPOINTS: dict[str, str] = {
+    "en": "facebook/wav2vec2-base-960h",
+    "zh": "TencentGameMate/chinese-wav2vec2-base",
+    "de": "facebook/wav2vec2-base-de-voxpopuli-v2",
+    "fr": "facebook/wav2vec2-base-fr-voxpopuli",
+}
+"""wav2vec 2.0 Base checkpoint matched to each source language (paper §3.3). Urdu is never a source."""
+
+MULTILINGUAL_SYSTEMS: tuple[str, ...] = ("baseline2", "proposed", "wo_scl", "wo_adv")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A zero-shot task: train on ``source`` (+ ``non_target``), test on ``target``."""
+
+    source: str
+    target: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}-{self.target}"
+
+    @property
+    def non_target(self) -> tuple[str, ...]:
+        """The auxiliary languages: every language but the source and the target."""
+        return tuple(lang for lang in LANGUAGES if lang not in (self.source, self.target))
+
+    @property
+    def checkpoint(self) -> str:
+        return SOURCE_CHECKPOINTS[self.source]
+
+
+def parse_task(name: str) -> Task:
+    """Parse ``"en-de"`` (also ``"en->de"``, ``"EN→DE"``) into a :class:`Task`."""
+    s = name.strip().lower().replace("→", "-").replace("->", "-")
+    s = s.replace("cn", "zh")
+    parts = s.split("-")
+    if len(parts) != 2 or parts[0] not in SOURCE_CHECKPOINTS or parts[1] not in LANGUAGES:
+        raise ValueError(
+            f"task {name!r} is not 'source-target' with source in {sorted(SOURCE_CHECKPOINTS)} "
+            f"and target in {list(LANGUAGES)}; the paper's tasks are {list(TASKS)}"
+        )
+    if parts[0] == parts[1]:
+        raise ValueError(f"task {name!r}: source and target must differ")
+    return Task(parts[0], parts[1])
+
+
+def training_languages(task: Task | str, system: str) -> tuple[str, ...]:
+    """Languages whose train (and val) splits a system uses (paper §3.2).
+
+    Baseline 1: the source only. Upper bound: the target only (not zero-shot).
+    Baseline 2, Proposed and the ablations: the source and the three non-target languages.
+    """
+    t = parse_task(task) if isinstance(task, str) else task
+    if system == "baseline1":
+        return (t.source,)
+    if system == "upper_bound":
+        return (t.target,)
+    if system in MULTILINGUAL_SYSTEMS:
+        return (t.source, *t.non_target)
+    raise ValueError(f"unknown system {system!r}; choose from baseline1, upper_bound, {MULTILINGUAL_SYSTEMS}")
+
+
+def table1(manifest: pd.DataFrame, tasks: tuple[str, ...] = TASKS) -> pd.DataFrame:
+    """Table 1 from manifests: per task, the multilingual training set's #samples and #speakers.
+
+    #Samples is the number of ``train`` rows of the source and non-target languages; #Spk the number
+    of distinct (corpus-namespaced) speakers among them.
+    """
+    train = manifest[manifest["split"] == "train"]
+    rows = []
+    for name in tasks:
+        t = parse_task(name)
+        sub = train[train["language"].isin(training_languages(t, "proposed"))]
+        rows.append(
+            {
+                "task": t.name,
+                "source": t.source,
+                "non_target": ", ".join(t.non_target),
+                "target": t.target,
+                "n_samples": len(sub),
+                "n_speakers": sub["speaker"].nunique(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+PAPER_TABLE1: dict[str, tuple[int, int]] = {
+    "en-de": (20165, 288),
+    "zh-de": (20165, 288),
+    "fr-de": (20165, 288),
+    "en-fr": (20011, 286),
+    "zh-fr": (20011, 286),
+    "de-fr": (20011, 286),
+    "en-zh": (9231, 288),
+    "de-zh": (9231, 288),
+    "fr-zh": (9231, 288),
+}
+"""The paper's Table 1 (#Samples, #Spk), for display beside the computed table. Labelled as the paper's."""
