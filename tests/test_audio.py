@@ -41,7 +41,10 @@ def test_crops(tmp_path):
     start = load_audio(p, max_seconds=1.0, crop="start")
     assert start.shape == (16000,) and start[0] == 0
     g1, g2 = np.random.default_rng(1), np.random.default_rng(1)
-    a, b = load_audio(p, max_seconds=1.0, generator=g1), load_audio(p, max_seconds=1.0, generator=g2)
+    a, b = (
+        load_audio(p, max_seconds=1.0, generator=g1),
+        load_audio(p, max_seconds=1.0, generator=g2),
+    )
     assert torch.equal(a, b) and a.shape == (16000,)
     # a random crop is a contiguous window of the original
     i = int(round(float(a[0]) * 48000))
@@ -56,8 +59,8 @@ def test_errors_name_the_file(tmp_path):
         load_audio(bad)
     with pytest.raises(AudioError, match="corrupt.wav"):
         audio_duration(bad)
-    short = write(tmp_path / "short.wav", np.zeros(800, dtype=np.float32))
-    with pytest.raises(AudioError, match=r"short.wav: audio is 0.050 s long"):
+    short = write(tmp_path / "short.wav", np.zeros(160, dtype=np.float32))
+    with pytest.raises(AudioError, match=r"short.wav: audio is 0.010 s long"):
         load_audio(short)
     empty = write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32))
     with pytest.raises(AudioError, match="empty.wav"):
@@ -88,8 +91,16 @@ def test_collate_pads_and_masks():
 
 
 def test_collate_normalizes_over_real_samples_only():
-    items = [{"waveform": 3 + 2 * torch.randn(n), "emotion": 0, "language": 0, "speaker": 0, "utt_id": "x"}
-             for n in (400, 1000)]
+    items = [
+        {
+            "waveform": 3 + 2 * torch.randn(n),
+            "emotion": 0,
+            "language": 0,
+            "speaker": 0,
+            "utt_id": "x",
+        }
+        for n in (400, 1000)
+    ]
     b = collate(items)
     real = b.input_values[0, :400]
     assert abs(float(real.mean())) < 1e-5 and abs(float(real.std(unbiased=False)) - 1) < 1e-3
@@ -99,8 +110,18 @@ def test_collate_normalizes_over_real_samples_only():
 def test_dataset_indices_and_unknown_label(tmp_path):
     p = write(tmp_path / "a.wav", 0.1 * np.ones(3200, dtype=np.float32))
     df = pd.DataFrame(
-        [dict(utt_id="u1", path=str(p), corpus="c", language="fr", speaker="c:1", emotion="sad",
-              split="train", duration_s=0.2)]
+        [
+            dict(
+                utt_id="u1",
+                path=str(p),
+                corpus="c",
+                language="fr",
+                speaker="c:1",
+                emotion="sad",
+                split="train",
+                duration_s=0.2,
+            )
+        ]
     )
     ds = SERDataset(df, speakers=["c:0", "c:1"])
     item = ds[0]

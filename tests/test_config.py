@@ -41,7 +41,10 @@ def test_smoke_changes_budget_not_method():
 @pytest.mark.parametrize("prof", PROFILES)
 def test_round_trip(tmp_path, suffix, prof):
     cfg = ExperimentConfig.from_profile(
-        prof, system="wo_scl", seed=3, **{"loss.temperature": 0.1, "model.checkpoints": {"en": "/m"}}
+        prof,
+        system="wo_scl",
+        seed=3,
+        **{"loss.temperature": 0.1, "model.checkpoints": {"en": "/m"}},
     )
     path = save_config(cfg, tmp_path / f"c{suffix}")
     back = load_config(path)

@@ -46,7 +46,11 @@ def test_valid_frame_passes():
     [
         ("language", "cn", "line 3, column 'language': value 'cn' is not one of"),
         ("emotion", "joy", "line 3, column 'emotion': value 'joy' is not one of"),
-        ("split", "dev", "line 3, column 'split': value 'dev' is not one of ['train', 'val', 'test']"),
+        (
+            "split",
+            "dev",
+            "line 3, column 'split': value 'dev' is not one of ['train', 'val', 'test']",
+        ),
         ("speaker", "7", "line 3, column 'speaker': value '7' must be namespaced as 'toy:<id>'"),
         ("speaker", "other:7", "must be namespaced as 'toy:<id>'"),
         ("duration_s", -1.0, "line 3, column 'duration_s': value -1.0 must be a positive"),

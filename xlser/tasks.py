@@ -93,7 +93,9 @@ def training_languages(task: Task | str, system: str) -> tuple[str, ...]:
         return (t.target,)
     if system in MULTILINGUAL_SYSTEMS:
         return (t.source, *t.non_target)
-    raise ValueError(f"unknown system {system!r}; choose from baseline1, upper_bound, {MULTILINGUAL_SYSTEMS}")
+    raise ValueError(
+        f"unknown system {system!r}; choose from baseline1, upper_bound, {MULTILINGUAL_SYSTEMS}"
+    )
 
 
 def table1(manifest: pd.DataFrame, tasks: tuple[str, ...] = TASKS) -> pd.DataFrame:

@@ -18,8 +18,9 @@ import torch
 
 from xlser import EMOTIONS, LANGUAGES
 
-MIN_SECONDS = 0.1
-"""Shorter audio is rejected: wav2vec2's CNN needs at least 400 samples (25 ms) for one frame."""
+MIN_SECONDS = 0.025
+"""Shorter audio is rejected: wav2vec2's CNN needs 400 samples (25 ms at 16 kHz) for one frame.
+(MELD's shortest clips are about 0.064 s long; they are kept.)"""
 
 
 class AudioError(ValueError):
@@ -120,12 +121,19 @@ class SERDataset(torch.utils.data.Dataset):
         seed: int = 0,
     ) -> None:
         self.rows = manifest.reset_index(drop=True)
-        self.speakers = list(speakers) if speakers is not None else sorted(self.rows["speaker"].unique())
+        self.speakers = (
+            list(speakers) if speakers is not None else sorted(self.rows["speaker"].unique())
+        )
         spk = {s: i for i, s in enumerate(self.speakers)}
         self.emotion = label_index(self.rows["emotion"], EMOTIONS, "emotion")
         self.language = label_index(self.rows["language"], LANGUAGES, "language")
         self.speaker = [spk.get(s, -100) for s in self.rows["speaker"]]  # -100: ignored by CE
-        self.sample_rate, self.max_seconds, self.train, self.seed = sample_rate, max_seconds, train, seed
+        self.sample_rate, self.max_seconds, self.train, self.seed = (
+            sample_rate,
+            max_seconds,
+            train,
+            seed,
+        )
         self.epoch = 0
 
     def __len__(self) -> int:

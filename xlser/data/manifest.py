@@ -81,7 +81,9 @@ def validate_manifest(
         spk.str.split(":", n=1).str[0] != df["corpus"].astype(str)
     )
     for i in df.index[unspaced][:_MAX_REPORTED]:
-        report(i, "speaker", df.at[i, "speaker"], f"must be namespaced as '{df.at[i, 'corpus']}:<id>'")
+        report(
+            i, "speaker", df.at[i, "speaker"], f"must be namespaced as '{df.at[i, 'corpus']}:<id>'"
+        )
     dur = pd.to_numeric(df["duration_s"], errors="coerce")
     for i in df.index[~(dur > 0)][:_MAX_REPORTED]:
         report(i, "duration_s", df.at[i, "duration_s"], "must be a positive number of seconds")
@@ -96,7 +98,11 @@ def validate_manifest(
                 if len(problems) >= _MAX_REPORTED:
                     break
     if problems:
-        more = "" if len(problems) <= _MAX_REPORTED else f"\n... and {len(problems) - _MAX_REPORTED} more"
+        more = (
+            ""
+            if len(problems) <= _MAX_REPORTED
+            else f"\n... and {len(problems) - _MAX_REPORTED} more"
+        )
         raise ManifestError("\n".join(problems[:_MAX_REPORTED]) + more)
 
 
@@ -120,7 +126,9 @@ def read_manifest(path: str | os.PathLike, check_files: bool = False) -> pd.Data
             "(synthetic) or `python -m xlser prepare CORPUS ROOT --out FILE.csv` (real corpora)"
         )
     try:
-        df = pd.read_csv(path, dtype={"utt_id": str, "speaker": str, "corpus": str}, keep_default_na=False)
+        df = pd.read_csv(
+            path, dtype={"utt_id": str, "speaker": str, "corpus": str}, keep_default_na=False
+        )
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ManifestError(f"{path}: not a readable CSV ({e})") from e
     validate_manifest(df, source=path, check_files=check_files)
@@ -144,9 +152,7 @@ def read_manifests(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     return df
 
 
-def write_manifest(
-    df: pd.DataFrame, path: str | os.PathLike, overwrite: bool = False
-) -> Path:
+def write_manifest(df: pd.DataFrame, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Validate ``df`` and write it atomically (temp file + rename) to ``path``.
 
     Paths under the manifest's folder are written relative to it, so the folder can move.
@@ -154,7 +160,9 @@ def write_manifest(
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise FileExistsError(
+            f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it"
+        )
     out = df[list(COLUMNS)].copy()
     validate_manifest(out, source=path)
     root = path.parent.resolve()

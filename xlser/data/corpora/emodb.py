@@ -1,0 +1,63 @@
+"""EMO-DB (Berlin Database of Emotional Speech, German) -> 4-class utterances (corpora.md §3).
+
+``download.zip`` unzips to ``erkennung.txt, erklaerung.txt, lablaut/, labsilb/, silb/, wav/``; the
+audio is ``wav/SSTTTEV.wav`` (535 files, 16 kHz mono). Files are found by name anywhere under the root:
+chars 0-1 speaker, 2-4 text code, 5 emotion letter, 6 version. Labels: W->angry, F->happy, T->sad,
+N->neutral; L (boredom), E (disgust), A (fear) are dropped. 4-class: 339 files, 10 speakers.
+
+EMO-DB 2.0 (audformat, Zenodo 16273947) adds 281 low-agreement files; scanning its ``wav/`` gives other
+counts than the paper's 339.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from xlser.data.corpora._common import CorpusSpec, Item, Scan, Skipped, layout_error, walk_files
+
+NAME, TITLE, LANGUAGE = "emodb", "EMO-DB", "de"
+EMOTION_MAP = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
+DROPPED = {"L": "boredom", "E": "disgust", "A": "fear"}
+LAYOUT = (
+    "the EMO-DB download.zip layout: ROOT/wav/03a01Fa.wav ... (535 files named SSTTTEV.wav: speaker, "
+    "text code, emotion letter W/L/E/A/F/T/N, version) beside erkennung.txt, erklaerung.txt, lablaut/, "
+    "labsilb/, silb/"
+)
+_NAME_RE = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])\.wav$", re.IGNORECASE)
+
+
+def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
+    """Find ``SSTTTEV.wav`` files under ``root``; keep W/F/T/N, drop L/E/A, flag unknown letters."""
+    out = Scan()
+    for path in walk_files(root, exclude):
+        m = _NAME_RE.match(path.name)
+        if not m:
+            continue
+        spk, _text, letter, _version = m.groups()
+        stem = path.stem
+        if letter in EMOTION_MAP:
+            out.items.append(Item(f"{NAME}_{stem}", path, f"{NAME}:{spk}", EMOTION_MAP[letter]))
+        elif letter in DROPPED:
+            out.dropped[DROPPED[letter]] += 1
+        else:
+            out.skipped.append(
+                Skipped(
+                    str(path),
+                    "unknown_label",
+                    f"unknown EMO-DB emotion letter {letter!r} (char 6 of SSTTTEV.wav; "
+                    f"expected one of W L E A F T N)",
+                    corpus=NAME,
+                    language=LANGUAGE,
+                    speaker=f"{NAME}:{spk}",
+                )
+            )
+    if not out.items and not out.dropped and not out.skipped:
+        raise layout_error(TITLE, root, LAYOUT)
+    return out
+
+
+CORPUS = CorpusSpec(
+    name=NAME, title=TITLE, language=LANGUAGE, layout=LAYOUT, scan=scan, paper_sizes=(266, 35, 38)
+)
