@@ -82,6 +82,11 @@ class ModelConfig:
     tiny_heads: int = 2
     tiny_intermediate_size: int = 128
     tiny_conv_dim: int = 32
+    tiny_stable_layer_norm: bool = False
+    """Tiny encoder with pre-LN layers (``Wav2Vec2EncoderLayerStableLayerNorm``, large/XLS-R style);
+    the default post-LN matches wav2vec2-base."""
+    tiny_feat_extract_norm: Literal["group", "layer"] = "group"
+    """Tiny CNN normalisation: ``group`` like wav2vec2-base; ``layer`` like large/XLS-R."""
     num_encoder_layers: int | None = None
     """Truncate the Transformer (Han et al.'s best layer); ``None`` keeps all layers (default)."""
     classifier_type: Literal["linear", "han_mlp"] = "linear"
@@ -93,6 +98,9 @@ class ModelConfig:
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
     spec_augment: bool = True
     """Keep the checkpoint's SpecAugment time masking in training, as HF does."""
+    layerdrop: float | None = None
+    """LayerDrop probability in training; ``None`` keeps the checkpoint's (0.1 in wav2vec2-base's
+    config, so HF skips each layer with p = 0.1 in train mode, as Han et al.'s runs did)."""
     attention_mask: Literal["auto", "always", "never"] = "auto"
     """Pass the padding mask to the encoder: ``auto`` follows ``return_attention_mask`` of the
     checkpoint's feature extractor (False for wav2vec2-base). Pooling always uses the frame mask."""
@@ -107,12 +115,18 @@ class PeftConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     lora_targets: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    """LoRA (Hu et al., 2022) through the ``peft`` library: rank, alpha (scale ``alpha / r``),
+    dropout and the target module suffixes inside each encoder layer."""
     adapter: bool = True
     adapter_dim: int = 48
     adapter_zero_init: bool = False
+    """Bottleneck adapter (Houlsby et al., 2019) on the FFN output; ``adapter_zero_init`` zeroes
+    the up projection so BA starts at 0 (Han et al. use PyTorch's default init)."""
     weight_gate: bool = True
     wg_position: Literal["layer_input", "layer_output"] = "layer_input"
     wg_init: float = 1.0
+    """Weight gating ``sigmoid(g) * h`` per layer (Lashkarashvili et al., 2024): at the layer input
+    (Han et al., 2025, default) or output (Lashkarashvili); ``g`` starts at ``wg_init``."""
 
 
 @dataclass
@@ -213,7 +227,11 @@ class ExperimentConfig:
 
 
 SMOKE_OVERRIDES: dict[str, Any] = {
-    "data": {"manifests": ["data/synth/manifest.csv"], "synthesize_if_missing": True, "max_seconds": 3.0},
+    "data": {
+        "manifests": ["data/synth/manifest.csv"],
+        "synthesize_if_missing": True,
+        "max_seconds": 3.0,
+    },
     "model": {"encoder": "tiny", "attn_implementation": "sdpa"},
     "train": {"max_epochs": 2, "precision": "fp32", "device": "cpu", "patience": 2, "log_every": 5},
 }
@@ -267,11 +285,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, a, key)
             except ConfigError as e:
                 errors.append(str(e))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}={value!r}: " + " / ".join(errors))
+        raise ConfigError(
+            errors[0] if len(errors) == 1 else f"{key}={value!r}: " + " / ".join(errors)
+        )
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key} must be a list, got {value!r}")
-        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)] if args else list(value)
+        return (
+            [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+            if args
+            else list(value)
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
@@ -310,7 +334,12 @@ def _undot(d: dict[str, Any]) -> dict[str, Any]:
 
 def _merge(base: dict[str, Any], upd: dict[str, Any], prefix: str) -> None:
     for k, v in upd.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict) and base[k] and k not in ("checkpoints",):
+        if (
+            isinstance(v, dict)
+            and isinstance(base.get(k), dict)
+            and base[k]
+            and k not in ("checkpoints",)
+        ):
             _merge(base[k], v, f"{prefix}{k}.")
         else:
             base[k] = v
