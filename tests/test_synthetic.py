@@ -18,9 +18,10 @@ from xlser import EMOTIONS, LANGUAGES, SPLITS
 from xlser.cli import main
 from xlser.config import ConfigError, ExperimentConfig, asdict, from_dict
 from xlser.data.manifest import read_manifest
-from xlser.data.synthetic import WorldConfig, build_world, spectral_stats, synthesize
+from xlser.data.synthetic import WorldConfig, build_world, synthesize
 from xlser.data.world_corpus import emotion_counts, split_counts
 from xlser.data.world_language import default_phonetics
+from xlser.data.world_probe import probe_accuracy, probe_features, transfer_matrix
 from xlser.data.world_prosody import plan_syllables, stress_ratio
 from xlser.data.world_speakers import SpeakerKnobs, draw_speakers
 
@@ -47,7 +48,7 @@ def smoke(tmp_path_factory) -> tuple[pd.DataFrame, np.ndarray]:
     """The smoke corpus's manifest and the probe features of every utterance."""
     out = tmp_path_factory.mktemp("smoke")
     df = read_manifest(synthesize(out, seed=0, progress=False), check_files=True)
-    X = np.stack([spectral_stats(sf.read(p, dtype="int16")[0]) for p in df.path])
+    X = probe_features(df.path)
     return df, X
 
 
@@ -189,42 +190,14 @@ def test_speakers_follow_the_spec():
 # ----------------------------------------------------------------------------- learnability
 
 
-def _cv_bacc(X, y, seed=0) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
-    pred = cross_val_predict(clf, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed))
-    return balanced_accuracy_score(y, pred)
-
-
 def test_emotion_and_language_are_learnable_and_transfer_imperfectly(smoke):
     """A linear probe on :func:`spectral_stats`, 5-fold cross-validated within each language
     (chance 0.25). English is designed weaker (MELD-like: low intensity, label noise, noisy channel);
     the acted corpora are clearly learnable. Language ID (chance 0.2) is easy: channels differ too."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     df, X = smoke
-    within = {
-        lang: _cv_bacc(X[df.language == lang], df.emotion[df.language == lang])
-        for lang in LANGUAGES
-    }
-    lid = _cv_bacc(X, df.language)
-    cross = pd.DataFrame(index=list(LANGUAGES), columns=list(LANGUAGES), dtype=float)
-    for a in LANGUAGES:
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
-        clf.fit(X[df.language == a], df.emotion[df.language == a])
-        for b in LANGUAGES:
-            s = df.language == b
-            cross.loc[a, b] = (
-                within[a] if a == b else balanced_accuracy_score(df.emotion[s], clf.predict(X[s]))
-            )
+    cross = transfer_matrix(X, df.emotion, df.language)
+    within = {lang: cross.loc[lang, lang] for lang in LANGUAGES}
+    lid = probe_accuracy(X, df.language)
     print(
         f"\nin-language emotion (5-fold balanced acc): { {k: round(v, 3) for k, v in within.items()} }"
     )

@@ -11,10 +11,10 @@ import pytest
 from corpus_trees import make_emodb, make_urdu
 
 import xlser.cli
-from xlser.data.manifest import write_manifest
+from xlser.data.manifest import manifest_paths, write_manifest
 from xlser.data.prepare import prepare_corpus, skipped_path_for
 from xlser.tasks import PAPER_TABLE1, TASKS
-from xlser.tasks_cli import manifest_paths, table1_report
+from xlser.tasks_cli import table1_report
 
 # corpus, language, train, val, test, speakers
 REAL = [

@@ -82,7 +82,13 @@ def test_ablations_drop_their_term(manifest):
 def test_run_experiment_writes_and_resumes(manifest, tmp_path):
     cfg = cfg_for(manifest, system="wo_adv", **{"train.max_steps": 3})
     m = run_experiment(cfg, tmp_path / "run", progress=False)
-    for f in ("config.yaml", "model.safetensors", "trainer_state.json", "metrics.json", "log.jsonl"):
+    for f in (
+        "config.yaml",
+        "model.safetensors",
+        "trainer_state.json",
+        "metrics.json",
+        "log.jsonl",
+    ):
         assert (tmp_path / "run" / f).is_file(), f
     assert m["steps"] == 3 and m["target"] == "de" and 0 <= m["uar"] <= 100
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == m

@@ -1,13 +1,11 @@
 """The six systems of the paper (§3.2): which languages each trains on and which losses it uses.
 
-| System | Training data | Loss |
-|---|---|---|
-| ``baseline1`` | source only | CE |
-| ``baseline2`` | source + 3 non-target | CE |
-| ``proposed`` | source + 3 non-target | CE + w_scl·SCL + w_adv·ADV |
-| ``wo_scl`` | source + 3 non-target | CE + w_adv·ADV |
-| ``wo_adv`` | source + 3 non-target | CE + w_scl·SCL |
-| ``upper_bound`` | target only (not zero-shot) | CE |
+* ``baseline1``: source only; CE.
+* ``baseline2``: source + 3 non-target; CE.
+* ``proposed``: source + 3 non-target; CE + w_scl·SCL + w_adv·ADV.
+* ``wo_scl``: source + 3 non-target; CE + w_adv·ADV.
+* ``wo_adv``: source + 3 non-target; CE + w_scl·SCL.
+* ``upper_bound``: target only (not zero-shot); CE.
 
 >>> SYSTEM_SPECS["wo_adv"].use_scl, SYSTEM_SPECS["wo_adv"].use_adv
 (True, False)

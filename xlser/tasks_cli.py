@@ -27,36 +27,8 @@ import pandas as pd
 
 from xlser import LANGUAGES
 from xlser.data.corpora._common import SKIP_KINDS_MEDIA
-from xlser.data.manifest import read_manifests
+from xlser.data.manifest import manifest_paths, read_manifests
 from xlser.tasks import PAPER_TABLE1, TASKS, parse_task, table1, training_languages
-
-_SKIPPED_SUFFIX = ".skipped.csv"
-
-
-def manifest_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
-    """Manifest files from files and folders (a folder: its ``*.csv``, minus ``*.skipped.csv``)."""
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(
-                f
-                for f in p.glob("*.csv")
-                if f.is_file()
-                and not f.name.startswith(".")
-                and not f.name.endswith(_SKIPPED_SUFFIX)
-            )
-            if not found:
-                raise FileNotFoundError(
-                    f"no manifest *.csv in {p}; make them with `python -m xlser prepare CORPUS ROOT "
-                    f"--out {p}/CORPUS.csv`"
-                )
-            paths += found
-        elif p.is_file():
-            paths.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such manifest file or folder")
-    return list(dict.fromkeys(paths))
 
 
 def _skipped_train(paths: list[Path]) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from xlser import EMOTIONS
 from xlser.adversarial import adversarial_terms, dann_coeff
 from xlser.config import ExperimentConfig
 from xlser.data.audio import SERDataset, collate
-from xlser.data.manifest import read_manifests
+from xlser.data.manifest import manifest_paths, read_manifests
 from xlser.losses import LanguageAwareSupConLoss
 from xlser.metrics import emotion_metrics
 from xlser.sampler import ClassBalancedBatchSampler, HierarchicalBatchSampler
@@ -48,25 +48,15 @@ class TaskData:
     """Training speakers (the adversary's classes), corpus-namespaced and sorted."""
 
 
-def manifest_files(paths: Sequence[str]) -> list[Path]:
-    """Expand folders to the ``*.csv`` manifests inside (skipped-file lists excluded)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(q for q in p.glob("*.csv") if not q.name.endswith(".skipped.csv"))
-        else:
-            out.append(p)
-    return out
-
-
 def task_data(cfg: ExperimentConfig) -> TaskData:
     """Select the rows a run uses; synthesise the smoke corpus first if configured and missing."""
-    files = manifest_files(cfg.data.manifests)
-    if cfg.data.synthesize_if_missing and files and not files[0].exists():
+    first = Path(cfg.data.manifests[0]) if cfg.data.manifests else None
+    if cfg.data.synthesize_if_missing and first is not None and not first.exists():
         from xlser.data.synthetic import synthesize
 
-        out = files[0].parent  # an interrupted synthesis leaves no manifest: start it again
+        out = first.parent  # an interrupted synthesis leaves no manifest: start it again
         synthesize(out, cfg.world, seed=cfg.world.seed, overwrite=out.exists())
+    files = manifest_paths(cfg.data.manifests)
     df = read_manifests(files)
     task = parse_task(cfg.task)
     langs = training_languages(task, cfg.system)

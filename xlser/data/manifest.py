@@ -138,6 +138,41 @@ def read_manifest(path: str | os.PathLike, check_files: bool = False) -> pd.Data
     return df
 
 
+def is_manifest(path: str | os.PathLike) -> bool:
+    """True when ``path``'s first line is the manifest header (other CSVs may share a folder)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.readline().strip().lstrip("\ufeff") == ",".join(COLUMNS)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def manifest_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Manifest files from files and folders.
+
+    A folder stands for every ``*.csv`` in it whose header is the manifest header (so the
+    ``*.skipped.csv`` lists of ``prepare`` and other tables beside the manifests are ignored).
+    """
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.glob("*.csv") if not f.name.startswith(".") and is_manifest(f)
+            )
+            if not found:
+                raise FileNotFoundError(
+                    f"no manifest *.csv in {p}; make them with `python -m xlser prepare CORPUS ROOT "
+                    f"--out {p}/CORPUS.csv` or `python -m xlser synth --out {p}`"
+                )
+            paths += found
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such manifest file or folder")
+    return list(dict.fromkeys(paths))
+
+
 def read_manifests(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Read several manifests into one frame; ``utt_id`` must stay unique across them."""
     frames = [read_manifest(p) for p in paths]

@@ -83,3 +83,53 @@ def _mel_bank(sr: int, n_mels: int = N_MELS, fmin: float = 50.0) -> np.ndarray:
     bins = np.fft.rfftfreq(NFFT, 1 / sr)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     return np.maximum(0, np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)))
+
+
+def probe_features(paths, sr: int = 16000) -> np.ndarray:
+    """:func:`spectral_stats` of every file in ``paths`` (mono 16 kHz), stacked ``(N, len(STAT_NAMES))``."""
+    import soundfile as sf
+
+    return np.stack([spectral_stats(sf.read(str(p), dtype="int16")[0], sr) for p in paths])
+
+
+def _probe():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+
+
+def probe_accuracy(X: np.ndarray, y, seed: int = 0, folds: int = 5) -> float:
+    """Balanced accuracy of a linear probe (standardised logistic regression), k-fold cross-validated."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return float(balanced_accuracy_score(y, cross_val_predict(_probe(), X, y, cv=cv)))
+
+
+def transfer_matrix(X: np.ndarray, emotions, languages, seed: int = 0):
+    """Emotion probe trained on one language (rows), tested on another (columns); balanced accuracy.
+
+    The diagonal is the in-language k-fold score (:func:`probe_accuracy`); off-diagonal cells train
+    on all of the row language and test on all of the column language.
+    """
+    import pandas as pd
+    from sklearn.metrics import balanced_accuracy_score
+
+    emotions, languages = np.asarray(emotions), np.asarray(languages)
+    langs = list(dict.fromkeys(languages))
+    out = pd.DataFrame(index=langs, columns=langs, dtype=float)
+    out.index.name, out.columns.name = "train", "test"
+    for a in langs:
+        sa = languages == a
+        clf = _probe().fit(X[sa], emotions[sa])
+        for b in langs:
+            sb = languages == b
+            out.loc[a, b] = (
+                probe_accuracy(X[sa], emotions[sa], seed)
+                if a == b
+                else balanced_accuracy_score(emotions[sb], clf.predict(X[sb]))
+            )
+    return out
