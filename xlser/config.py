@@ -233,10 +233,21 @@ SMOKE_OVERRIDES: dict[str, Any] = {
         "max_seconds": 3.0,
     },
     "model": {"encoder": "tiny", "attn_implementation": "sdpa"},
-    "train": {"max_epochs": 2, "precision": "fp32", "device": "cpu", "patience": 2, "log_every": 5},
+    "train": {
+        "max_epochs": 6,
+        "lr": 1e-3,
+        "precision": "fp32",
+        "device": "cpu",
+        "patience": 3,
+        "log_every": 5,
+    },
 }
 """What ``smoke`` changes relative to the paper's (``full``) settings: data, encoder size and budget.
-The method's hyperparameters (λ, τ, loss weights, sampler shape, PEFT sizes) stay the paper's."""
+
+The method's hyperparameters (λ, τ, loss weights, sampler shape, PEFT sizes) stay the paper's. The
+learning rate is 10× Han et al.'s 1e-4 for every system alike: the tiny encoder is random (nothing
+pretrained to preserve) and a smoke run has ~100 steps; at 1e-4 no system leaves chance level in that
+budget (measured: UAR 25 % on the target after 2 epochs), at 1e-3 they do."""
 
 
 # ----------------------------------------------------------------------------- (de)serialisation
