@@ -14,9 +14,11 @@ from xlser.config import ExperimentConfig, profile
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding ``_config.yml`` and ``xlser/``."""
+    """The nearest folder at or above ``start`` (default: cwd) holding ``_config.yml`` and ``xlser/``;
+    else the checkout this package was imported from (an editable install); else ``start``."""
     here = Path(start or Path.cwd()).resolve()
-    for p in (here, *here.parents):
+    package_checkout = Path(__file__).resolve().parents[1]
+    for p in (*(here, *here.parents), package_checkout):
         if (p / "_config.yml").is_file() and (p / "xlser").is_dir():
             return p
     return here

@@ -351,7 +351,11 @@ class JsonlLogger:
 
 
 def run_experiment(
-    cfg: ExperimentConfig, run_dir: str | Path, progress: bool = True, overwrite: bool = False
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    progress: bool = True,
+    overwrite: bool = False,
+    hooks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train one (task, system, seed), restore the best validation model, test on the target.
 
@@ -370,9 +374,8 @@ def run_experiment(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "log.jsonl").unlink(missing_ok=True)
     save_config(cfg, run_dir / "config.yaml", overwrite=True)
-    trainer = Trainer(
-        cfg, run_dir=run_dir, hooks=[JsonlLogger(run_dir / "log.jsonl")], progress=progress
-    )
+    logger = JsonlLogger(run_dir / "log.jsonl")
+    trainer = Trainer(cfg, run_dir=run_dir, hooks=[logger, *hooks], progress=progress)
     state = trainer.fit()
     if trainer.best is not None:
         trainer.model.load_state_dict(trainer.best, strict=False)
@@ -380,7 +383,7 @@ def run_experiment(
     task = parse_task(cfg.task)
     tensors = {k: v.detach().cpu().contiguous() for k, v in trainer.trainable_state().items()}
     save_file(tensors, str(run_dir / "model.safetensors"))
-    write_json(run_dir / "trainer_state.json", {**vars(state), "history": state.history[-200:]})
+    write_json(run_dir / "trainer_state.json", vars(state))
     metrics = {
         "task": task.name,
         "source": task.source,

@@ -107,6 +107,35 @@ class Scan:
     dropped: Counter = field(default_factory=Counter)
     excluded: Counter = field(default_factory=Counter)
 
+    def skip(
+        self, path: Path, kind: str, reason: str, corpus: str, language: str, speaker: str
+    ) -> None:
+        """Record one unusable file (a row of ``FILE.skipped.csv``)."""
+        self.skipped.append(
+            Skipped(str(path), kind, reason, corpus=corpus, language=language, speaker=speaker)
+        )
+
+    def add_by_letter(
+        self,
+        path: Path,
+        utt_id: str,
+        speaker: str,
+        letter: str,
+        kept: dict[str, str],
+        dropped: dict[str, str],
+        corpus: str,
+        language: str,
+        unknown: str,
+    ) -> None:
+        """Keep (``kept[letter]`` is the emotion), drop (``dropped[letter]`` names the class) or skip
+        one file by the emotion letter of its name; ``unknown`` explains an unknown letter."""
+        if letter in kept:
+            self.items.append(Item(utt_id, path, speaker, kept[letter]))
+        elif letter in dropped:
+            self.dropped[dropped[letter]] += 1
+        else:
+            self.skip(path, "unknown_label", unknown, corpus, language, speaker)
+
 
 def is_hidden(name: str) -> bool:
     """Dot-files (AppleDouble ``._x.wav``, ``.DS_Store``) and macOS zip debris (``__MACOSX``)."""

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from xlser.data.corpora._common import CorpusSpec, Item, Scan, Skipped, layout_error, walk_files
+from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_files
 
 NAME, TITLE, LANGUAGE = "cafe", "CaFE", "fr"
 EMOTION_MAP = {"C": "angry", "J": "happy", "T": "sad", "N": "neutral"}
@@ -44,22 +44,18 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
         if intensity is None and letter != "N":
             continue  # only neutral files have 3 fields; anything else is not a CaFE file name
         speaker = f"{NAME}:{actor}"
-        if letter in EMOTION_MAP:
-            utt = f"{NAME}_{actor}-{letter}-{intensity or '1'}-{sentence}"
-            out.items.append(Item(utt, path, speaker, EMOTION_MAP[letter]))
-        elif letter in DROPPED:
-            out.dropped[DROPPED[letter]] += 1
-        else:
-            out.skipped.append(
-                Skipped(
-                    str(path),
-                    "unknown_label",
-                    f"unknown CaFE emotion letter {letter!r} (AA-E-I-S; expected one of C D J N P S T)",
-                    corpus=NAME,
-                    language=LANGUAGE,
-                    speaker=speaker,
-                )
-            )
+        utt = f"{NAME}_{actor}-{letter}-{intensity or '1'}-{sentence}"
+        out.add_by_letter(
+            path,
+            utt,
+            speaker,
+            letter,
+            EMOTION_MAP,
+            DROPPED,
+            NAME,
+            LANGUAGE,
+            f"unknown CaFE emotion letter {letter!r} (AA-E-I-S; expected one of C D J N P S T)",
+        )
     if not out.items and not out.dropped and not out.skipped:
         raise layout_error(TITLE, root, LAYOUT)
     return out

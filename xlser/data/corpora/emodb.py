@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from xlser.data.corpora._common import CorpusSpec, Item, Scan, Skipped, layout_error, walk_files
+from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_files
 
 NAME, TITLE, LANGUAGE = "emodb", "EMO-DB", "de"
 EMOTION_MAP = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
@@ -36,23 +36,18 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
         if not m:
             continue
         spk, _text, letter, _version = m.groups()
-        stem = path.stem
-        if letter in EMOTION_MAP:
-            out.items.append(Item(f"{NAME}_{stem}", path, f"{NAME}:{spk}", EMOTION_MAP[letter]))
-        elif letter in DROPPED:
-            out.dropped[DROPPED[letter]] += 1
-        else:
-            out.skipped.append(
-                Skipped(
-                    str(path),
-                    "unknown_label",
-                    f"unknown EMO-DB emotion letter {letter!r} (char 6 of SSTTTEV.wav; "
-                    f"expected one of W L E A F T N)",
-                    corpus=NAME,
-                    language=LANGUAGE,
-                    speaker=f"{NAME}:{spk}",
-                )
-            )
+        out.add_by_letter(
+            path,
+            f"{NAME}_{path.stem}",
+            f"{NAME}:{spk}",
+            letter,
+            EMOTION_MAP,
+            DROPPED,
+            NAME,
+            LANGUAGE,
+            f"unknown EMO-DB emotion letter {letter!r} (char 6 of SSTTTEV.wav; expected one of "
+            "W L E A F T N)",
+        )
     if not out.items and not out.dropped and not out.skipped:
         raise layout_error(TITLE, root, LAYOUT)
     return out

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from xlser.data.corpora._common import CorpusSpec, Item, Scan, Skipped, layout_error, walk_files
+from xlser.data.corpora._common import CorpusSpec, Item, Scan, layout_error, walk_files
 
 NAME, TITLE, LANGUAGE = "urdu", "URDU", "ur"
 EMOTION_MAP = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
@@ -39,31 +39,14 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
         spk, letter = spk.upper(), letter.upper()
         speaker = f"{NAME}:{spk}"
         if letter not in EMOTION_MAP:
-            out.skipped.append(
-                Skipped(
-                    str(path),
-                    "unknown_label",
-                    f"unknown URDU emotion letter {letter!r} (expected one of A H N S)",
-                    corpus=NAME,
-                    language=LANGUAGE,
-                    speaker=speaker,
-                )
-            )
+            reason = f"unknown URDU emotion letter {letter!r} (expected one of A H N S)"
+            out.skip(path, "unknown_label", reason, NAME, LANGUAGE, speaker)
             continue
         emotion = EMOTION_MAP[letter]
         folder = FOLDERS.get(path.parent.name.lower())
         if folder is not None and folder != emotion:
-            out.skipped.append(
-                Skipped(
-                    str(path),
-                    "conflicting_label",
-                    f"file letter {letter!r} means {emotion} but the file is in folder "
-                    f"{path.parent.name!r}",
-                    corpus=NAME,
-                    language=LANGUAGE,
-                    speaker=speaker,
-                )
-            )
+            reason = f"file letter {letter!r} means {emotion} but the file is in folder {path.parent.name!r}"
+            out.skip(path, "conflicting_label", reason, NAME, LANGUAGE, speaker)
             continue
         out.items.append(Item(f"{NAME}_{path.stem}", path, speaker, emotion))
     if not out.items and not out.skipped:
