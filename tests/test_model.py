@@ -109,6 +109,23 @@ def test_group_norm_pools_exactly_the_valid_frames():
     torch.testing.assert_close(out.embeddings[0], longest[0], rtol=1e-4, atol=1e-5)
 
 
+def test_per_utterance_batching_is_exact_for_group_norm():
+    """``model.batching=per_utterance`` (spec §11.8, Han et al.'s one-utterance forward): each row of a
+    padded batch gets exactly the embedding of its unpadded forward, which plain padding does not."""
+    torch.manual_seed(0)
+    cfg = smoke_cfg(**{"model.spec_augment": False, "model.batching": "per_utterance"})
+    model = build_model(cfg, n_speakers=0).eval()
+    lengths = [8000, 5000, 1000]
+    waves, batch = padded_batch(lengths, seed=2)
+    with torch.no_grad():
+        out = model(batch, torch.tensor(lengths))
+        single = torch.cat([model(w[None]).embeddings for w in waves])
+        model.per_utterance = False
+        padded = model(batch, torch.tensor(lengths)).embeddings
+    torch.testing.assert_close(out.embeddings, single, rtol=0, atol=0)
+    assert not torch.allclose(padded[2], single[2], atol=1e-4)  # padding leaks into group norm
+
+
 def test_forward_shapes_and_optional_heads():
     torch.manual_seed(0)
     x, lengths = torch.randn(3, 4000), torch.tensor([4000, 3000, 2000])

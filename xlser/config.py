@@ -104,6 +104,10 @@ class ModelConfig:
     attention_mask: Literal["auto", "always", "never"] = "auto"
     """Pass the padding mask to the encoder: ``auto`` follows ``return_attention_mask`` of the
     checkpoint's feature extractor (False for wav2vec2-base). Pooling always uses the frame mask."""
+    batching: Literal["padded", "per_utterance"] = "padded"
+    """``padded``: one encoder pass over the zero-padded batch (fast). ``per_utterance``: one pass per
+    utterance, unpadded, as Han et al. did (exact: group-norm CNNs such as wav2vec2-base's see padding
+    in their statistics; slower). Spec §11, item 8."""
 
 
 @dataclass
@@ -139,6 +143,9 @@ class LossConfig:
     cross_lingual_pos_weight: float = 2.5
     """λ: weight of same-emotion pairs from different languages (same-language pairs weigh 1)."""
     pos_norm: Literal["count", "weight_sum"] = "count"
+    """``count`` divides an anchor's weighted sum by ``|P(i)|`` (spec default): with λ = 2.5 on a 3×4×3
+    batch this scales SCL by (2·1 + 6·2.5)/8 = 2.125, so α = 1 weighs more than it looks.
+    ``weight_sum`` divides by Σw (a pure re-weighting at SupCon's scale)."""
     anchor_reduce: Literal["mean", "sum"] = "mean"
     adv_weight_mode: Literal["loss", "grl"] = "loss"
     """``loss``: w_adv scales L_adv, GRL coefficient 1; ``grl``: w_adv is the GRL coefficient."""

@@ -52,7 +52,7 @@ class SEROutput:
     emotion_logits: Tensor
     """(B, C) logits of eq. 11 (softmax is in the loss)."""
     speaker_logits: Tensor | None = None
-    """(B, |S|) logits of the speaker adversary behind the GRL (eq. 9), or None without one."""
+    """``(B, |S|)`` logits of the speaker adversary behind the GRL (eq. 9), or None without one."""
     projections: Tensor | None = None
     """(B, P) SupCon projections, or None (SupCon then uses ``embeddings``)."""
 
@@ -147,6 +147,7 @@ class SERModel(nn.Module):
         projection_dim: Output size of the optional SupCon projection MLP ``D-D-P``; None: none.
         use_attention_mask: Pass the sample-level padding mask to the encoder.
         info: The :class:`xlser.encoder.EncoderInfo` of the encoder, kept for reference.
+        per_utterance: Run the encoder on each utterance unpadded (``ModelConfig.batching``).
     """
 
     def __init__(
@@ -161,12 +162,14 @@ class SERModel(nn.Module):
         projection_dim: int | None = None,
         use_attention_mask: bool = False,
         info: EncoderInfo | None = None,
+        per_utterance: bool = False,
     ) -> None:
         super().__init__()
         dim = encoder.config.hidden_size
         self.encoder = encoder
         self.info = info
         self.use_attention_mask = use_attention_mask
+        self.per_utterance = per_utterance
         self.emotion_head = emotion_head(dim, n_classes, classifier_type)
         self.speaker_head = (
             SpeakerAdversary(dim, n_speakers, speaker_hidden, speaker_dropout, grl_coeff)
@@ -183,6 +186,25 @@ class SERModel(nn.Module):
         """Set the GRL coefficient γ (e.g. for a DANN schedule); no-op without a speaker head."""
         if self.speaker_head is not None:
             self.speaker_head.grl_coeff = coeff
+
+    def embed(
+        self,
+        input_values: Tensor,
+        lengths: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+    ) -> Tensor:
+        """Encoder + padding-aware mean pooling (eq. 3-4): ``(B, S)`` waveforms -> ``(B, D)``."""
+        B, S = input_values.shape
+        if lengths is None:
+            lengths = torch.full((B,), S, dtype=torch.long, device=input_values.device)
+        mask = None
+        if self.use_attention_mask:
+            if attention_mask is None:
+                attention_mask = torch.arange(S, device=lengths.device)[None] < lengths[:, None]
+            mask = attention_mask.to(torch.long)  # (B, S)
+        hidden = self.encoder(input_values, attention_mask=mask).last_hidden_state  # (B, T, D)
+        valid = frame_mask(self.encoder, lengths, hidden.shape[1])  # (B, T)
+        return masked_mean(hidden, valid)  # (B, T, D) -> (B, D)
 
     def forward(
         self,
@@ -206,14 +228,12 @@ class SERModel(nn.Module):
         B, S = input_values.shape
         if lengths is None:
             lengths = torch.full((B,), S, dtype=torch.long, device=input_values.device)
-        mask = None
-        if self.use_attention_mask:
-            if attention_mask is None:
-                attention_mask = torch.arange(S, device=lengths.device)[None] < lengths[:, None]
-            mask = attention_mask.to(torch.long)  # (B, S)
-        hidden = self.encoder(input_values, attention_mask=mask).last_hidden_state  # (B, T, D)
-        valid = frame_mask(self.encoder, lengths, hidden.shape[1])  # (B, T)
-        e = masked_mean(hidden, valid)  # (B, T, D) -> (B, D)
+        if self.per_utterance and B > 1:  # exact for group-norm CNNs: no padding at all
+            e = torch.cat(
+                [self.embed(input_values[b : b + 1, : int(lengths[b])]) for b in range(B)]
+            )
+        else:
+            e = self.embed(input_values, lengths, attention_mask)  # (B, D)
         return SEROutput(
             embeddings=e,
             emotion_logits=self.emotion_head(e),  # (B, C)
@@ -249,4 +269,5 @@ def build_model(cfg: ExperimentConfig, n_speakers: int) -> SERModel:
         projection_dim=m.projection_dim,
         use_attention_mask=use_mask,
         info=info,
+        per_utterance=m.batching == "per_utterance",
     )
