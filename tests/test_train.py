@@ -95,3 +95,33 @@ def test_run_experiment_writes_and_resumes(manifest, tmp_path):
     stamp = (tmp_path / "run" / "metrics.json").stat().st_mtime_ns
     assert run_experiment(cfg, tmp_path / "run", progress=False) == m  # finished: not run again
     assert (tmp_path / "run" / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_train_cli(manifest, tmp_path, capsys):
+    from xlser.cli import main
+
+    args = [
+        "train",
+        "--profile",
+        "smoke",
+        "--task",
+        "en-fr",
+        "--system",
+        "baseline2",
+        "--seed",
+        "1",
+        "--set",
+        f"data.manifests=[{manifest}]",
+        "--set",
+        "train.max_steps=2",
+        "--set",
+        "train.eval_every=1000",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(args) == 0
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (m["task"], m["system"], m["seed"], m["steps"]) == ("en-fr", "baseline2", 1, 2)
+    assert "target UAR" in capsys.readouterr().out
+    assert main(["train", "--profile", "smoke", "--set", "loss.temprature=1"]) == 2
+    assert "did you mean 'loss.temperature'" in capsys.readouterr().err

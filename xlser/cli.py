@@ -15,6 +15,7 @@ COMMANDS: tuple[str, ...] = (
     "xlser.data.prepare",  # prepare
     "xlser.tasks_cli",  # tasks
     "xlser.summary",  # summary
+    "xlser.train",  # train
 )
 
 

@@ -169,7 +169,11 @@ def manifest_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
         elif p.is_file():
             paths.append(p)
         else:
-            raise FileNotFoundError(f"{p}: no such manifest file or folder")
+            raise FileNotFoundError(
+                f"{p}: no such manifest file or folder; make manifests with `python -m xlser prepare "
+                f"CORPUS ROOT --out {p if p.suffix != '.csv' else p.parent}/CORPUS.csv` (real corpora) or "
+                "`python -m xlser synth --out DIR` (synthetic), or set data.manifests"
+            )
     return list(dict.fromkeys(paths))
 
 
