@@ -18,7 +18,7 @@ from xlser import EMOTIONS, LANGUAGES, SPLITS
 from xlser.cli import main
 from xlser.config import ConfigError, ExperimentConfig, asdict, from_dict
 from xlser.data.manifest import read_manifest
-from xlser.data.synthetic import WorldConfig, build_world, synthesize
+from xlser.data.synthetic import WorldConfig, build_world, ensure_synthetic, synthesize
 from xlser.data.world_corpus import emotion_counts, split_counts
 from xlser.data.world_language import default_phonetics
 from xlser.data.world_probe import probe_accuracy, probe_features, transfer_matrix
@@ -127,6 +127,19 @@ def test_refuses_non_empty_dir_without_overwrite(tmp_path):
     path = synthesize(tmp_path, world, progress=False, overwrite=True)
     assert len(read_manifest(path, check_files=True)) == 4
     assert not stale.exists() and (tmp_path / "notes.txt").exists()
+
+
+def test_ensure_synthetic_takes_a_manifest_file_or_its_folder(tmp_path):
+    world = WorldConfig(
+        scale="tiny", languages=["de"], tiny_per_class={"train": 1, "val": 0, "test": 0}
+    )
+    path = ensure_synthetic(tmp_path / "a" / "manifest.csv", world)
+    assert len(read_manifest(path, check_files=True)) == 4
+    mtime = path.stat().st_mtime_ns
+    assert ensure_synthetic(path, world) == path and path.stat().st_mtime_ns == mtime  # kept
+    folder = ensure_synthetic(tmp_path / "b", world)  # a folder: synthesised into it, not beside
+    assert len(read_manifest(folder / "manifest.csv")) == 4
+    assert not (tmp_path / "manifest.csv").exists() and not (tmp_path / "wav").exists()
 
 
 def test_cli_synth(tmp_path, capsys):

@@ -31,13 +31,10 @@ def data_dir() -> Path:
 
 def smoke_manifest(seed: int = 0) -> Path:
     """The embedded synthetic corpus's manifest, generated on first use (seeded, deterministic)."""
-    from xlser.data.synthetic import synthesize
+    from xlser.data.synthetic import ensure_synthetic
 
     out = data_dir() / ("synth" if seed == 0 else f"synth_seed{seed}")
-    manifest = out / "manifest.csv"
-    if not manifest.is_file():
-        synthesize(out, seed=seed, overwrite=out.exists())
-    return manifest
+    return ensure_synthetic(out / "manifest.csv", seed=seed)
 
 
 def experiment(prof: str | None = None, **overrides: Any) -> ExperimentConfig:

@@ -229,8 +229,9 @@ class ExperimentConfig:
         for name in ("n_languages", "n_emotions", "n_per_pair"):
             if getattr(s, name) < 1:
                 raise ConfigError(f"sampler.{name} must be >= 1, got {getattr(s, name)}")
-        if self.loss.temperature <= 0:
-            raise ConfigError(f"loss.temperature must be > 0, got {self.loss.temperature}")
+        for name in ("temperature", "cross_lingual_pos_weight"):
+            if getattr(self.loss, name) <= 0:
+                raise ConfigError(f"loss.{name} must be > 0, got {getattr(self.loss, name)}")
 
 
 SMOKE_OVERRIDES: dict[str, Any] = {
@@ -239,7 +240,7 @@ SMOKE_OVERRIDES: dict[str, Any] = {
         "synthesize_if_missing": True,
         "max_seconds": 3.0,
     },
-    "model": {"encoder": "tiny", "attn_implementation": "sdpa"},
+    "model": {"encoder": "tiny"},
     "train": {
         "max_epochs": 6,
         "lr": 1e-3,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from xlser import LANGUAGES
+from xlser.systems import SYSTEM_SPECS
 
 TASKS: tuple[str, ...] = (
     "en-de",
@@ -41,7 +42,10 @@ SOURCE_CHECKPOINTS: dict[str, str] = {
 }
 """wav2vec 2.0 Base checkpoint matched to each source language (paper §3.3). Urdu is never a source."""
 
-MULTILINGUAL_SYSTEMS: tuple[str, ...] = ("baseline2", "proposed", "wo_scl", "wo_adv")
+MULTILINGUAL_SYSTEMS: tuple[str, ...] = tuple(
+    s.name for s in SYSTEM_SPECS.values() if s.multilingual
+)
+"""``("baseline2", "proposed", "wo_scl", "wo_adv")``: the systems trained on source + non-target."""
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from tqdm.auto import tqdm
 
 from xlser import EMOTIONS
 from xlser.adversarial import adversarial_terms, dann_coeff
-from xlser.config import ExperimentConfig
-from xlser.data.audio import SERDataset, collate
+from xlser.config import PROFILES, ExperimentConfig
+from xlser.data.audio import SERDataset, collate, label_index
 from xlser.data.manifest import manifest_paths, read_manifests
 from xlser.losses import LanguageAwareSupConLoss
 from xlser.metrics import emotion_metrics
@@ -50,12 +50,10 @@ class TaskData:
 
 def task_data(cfg: ExperimentConfig) -> TaskData:
     """Select the rows a run uses; synthesise the smoke corpus first if configured and missing."""
-    first = Path(cfg.data.manifests[0]) if cfg.data.manifests else None
-    if cfg.data.synthesize_if_missing and first is not None and not first.exists():
-        from xlser.data.synthetic import synthesize
+    if cfg.data.synthesize_if_missing and cfg.data.manifests:
+        from xlser.data.synthetic import ensure_synthetic
 
-        out = first.parent  # an interrupted synthesis leaves no manifest: start it again
-        synthesize(out, cfg.world, seed=cfg.world.seed, overwrite=out.exists())
+        ensure_synthetic(cfg.data.manifests[0], cfg.world, seed=cfg.world.seed)
     files = manifest_paths(cfg.data.manifests)
     df = read_manifests(files)
     task = parse_task(cfg.task)
@@ -156,9 +154,12 @@ class Trainer:
             cfg.loss.pos_norm,
             cfg.loss.anchor_reduce,
         )
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, eps=cfg.train.adam_eps
+            self.params,
+            lr=cfg.train.lr,
+            weight_decay=cfg.train.weight_decay,
+            eps=cfg.train.adam_eps,
         )
         d = cfg.data
         self.train_set = SERDataset(
@@ -182,18 +183,19 @@ class Trainer:
         cfg, spec = self.cfg, self.spec
         out = self.model(batch.input_values, batch.lengths, batch.attention_mask)
         ce = F.cross_entropy(out.emotion_logits.float(), batch.emotion)
-        loss, logs = ce, {"ce": ce.item()}
+        loss, terms = ce, {"ce": ce}
         if spec.use_scl and cfg.loss.w_scl:
             z = out.projections if out.projections is not None else out.embeddings
             scl = self.scl(z, batch.emotion, batch.language)
             loss = loss + cfg.loss.w_scl * scl
-            logs["scl"] = scl.item()
+            terms["scl"] = scl
         if spec.use_adv and cfg.loss.w_adv and out.speaker_logits is not None:
             adv = F.cross_entropy(out.speaker_logits.float(), batch.speaker, ignore_index=-100)
             loss = loss + self.adv_loss_weight * adv
-            logs["adv"] = adv.item()
-        logs["loss"] = loss.item()
-        return loss, logs
+            terms["adv"] = adv
+        terms["loss"] = loss
+        values = torch.stack([v.detach().float() for v in terms.values()]).tolist()  # one sync
+        return loss, dict(zip(terms, values))
 
     def _set_adversary_schedule(self, progress: float) -> None:
         sched = dann_coeff(progress) if self.cfg.loss.grl_schedule == "dann" else 1.0
@@ -216,9 +218,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
-            torch.nn.utils.clip_grad_norm_(
-                [p for p in self.model.parameters() if p.requires_grad], self.cfg.train.grad_clip
-            )
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.train.grad_clip)
         self.optimizer.step()
         self.state.step += 1
         return logs
@@ -297,7 +297,7 @@ class Trainer:
         d = self.cfg.data
         ds = SERDataset(rows, self.data.speakers, d.sample_rate, d.eval_max_seconds, train=False)
         order = np.argsort(rows["duration_s"].to_numpy())  # length-sorted batches: less padding
-        logits, embs = np.zeros((len(rows), 4), np.float32), None
+        logits, embs = np.zeros((len(rows), len(EMOTIONS)), np.float32), None
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             batch = collate([ds[int(j)] for j in idx], d.normalize).to(self.device)
@@ -311,7 +311,7 @@ class Trainer:
     def evaluate(self, rows: pd.DataFrame) -> dict[str, float]:
         """UAR, macro-F1, accuracy (%) and mean CE loss on ``rows``."""
         out = self.predict(rows)
-        y = np.array([EMOTIONS.index(e) for e in rows["emotion"]])
+        y = np.array(label_index(rows["emotion"], EMOTIONS, "emotion"))
         m = emotion_metrics(y, out["pred"])
         m["loss"] = float(F.cross_entropy(torch.from_numpy(out["logits"]), torch.from_numpy(y)))
         return m
@@ -425,9 +425,7 @@ def register_cli(subparsers) -> None:
         "training languages' validation splits, test on the target. A finished run folder "
         "(metrics.json present) is not trained again.",
     )
-    p.add_argument(
-        "--profile", choices=("smoke", "full"), default=None, help="default: XLSER_PROFILE"
-    )
+    p.add_argument("--profile", choices=PROFILES, default=None, help="default: XLSER_PROFILE")
     p.add_argument("--config", help="YAML/JSON config file (its profile wins over --profile)")
     p.add_argument("--task", help="e.g. en-de (source-target)")
     p.add_argument("--system", help="baseline1, baseline2, proposed, wo_scl, wo_adv, upper_bound")

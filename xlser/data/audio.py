@@ -128,6 +128,7 @@ class SERDataset(torch.utils.data.Dataset):
         self.emotion = label_index(self.rows["emotion"], EMOTIONS, "emotion")
         self.language = label_index(self.rows["language"], LANGUAGES, "language")
         self.speaker = [spk.get(s, -100) for s in self.rows["speaker"]]  # -100: ignored by CE
+        self.paths, self.utt_ids = self.rows["path"].tolist(), self.rows["utt_id"].tolist()
         self.sample_rate, self.max_seconds, self.train, self.seed = (
             sample_rate,
             max_seconds,
@@ -145,7 +146,7 @@ class SERDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         g = np.random.default_rng((self.seed, self.epoch, i)) if self.train else None
         wave = load_audio(
-            self.rows.at[i, "path"],
+            self.paths[i],
             self.sample_rate,
             self.max_seconds,
             crop="random" if self.train else "start",
@@ -156,7 +157,7 @@ class SERDataset(torch.utils.data.Dataset):
             "emotion": self.emotion[i],
             "language": self.language[i],
             "speaker": self.speaker[i],
-            "utt_id": self.rows.at[i, "utt_id"],
+            "utt_id": self.utt_ids[i],
         }
 
 
@@ -204,7 +205,7 @@ def collate(items: Sequence[dict], normalize: bool = True) -> Batch:
 
 
 def check_readable(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """Return ``(path, reason)`` for every file that cannot be read as audio (used by ``prepare``)."""
+    """Return ``(path, reason)`` for every file whose audio header cannot be read."""
     bad = []
     for p in paths:
         try:

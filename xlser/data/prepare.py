@@ -115,15 +115,20 @@ def _durations(paths: list[Path], workers: int) -> list[float | str]:
         return list(pool.map(one, paths, chunksize=64))
 
 
+def _listed(entries: list[Skipped]) -> list[str]:
+    """The first :data:`_MAX_LISTED` entries as ``  path: reason`` lines, and how many more."""
+    lines = [f"  {s.path}: {s.reason}" for s in entries[:_MAX_LISTED]]
+    if len(entries) > _MAX_LISTED:
+        lines.append(f"  ... and {len(entries) - _MAX_LISTED} more")
+    return lines
+
+
 def _format_bad(bad: list[Skipped], skipped_file: Path) -> str:
     kinds = Counter(s.kind for s in bad)
-    lines = [f"  {s.path}: {s.reason}" for s in bad[:_MAX_LISTED]]
-    if len(bad) > _MAX_LISTED:
-        lines.append(f"  ... and {len(bad) - _MAX_LISTED} more")
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     return (
         f"{len(bad)} unusable file(s) or row(s) ({summary}):\n"
-        + "\n".join(lines)
+        + "\n".join(_listed(bad))
         + f"\npass --skip-bad (skip_bad=True) to leave them out; they are then listed in {skipped_file}"
     )
 
@@ -344,10 +349,7 @@ def format_report(result: PrepareResult, title: str = "") -> str:
             + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
             + f"), listed in {result.skipped_path}"
         )
-        for s in result.skipped[:_MAX_LISTED]:
-            lines.append(f"  {s.path}: {s.reason}")
-        if len(result.skipped) > _MAX_LISTED:
-            lines.append(f"  ... and {len(result.skipped) - _MAX_LISTED} more")
+        lines += _listed(result.skipped)
     return "\n".join(lines)
 
 

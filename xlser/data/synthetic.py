@@ -355,6 +355,19 @@ def synthesize(
     return write_manifest(table[list(MANIFEST_COLUMNS)], out / "manifest.csv", overwrite=True)
 
 
+def ensure_synthetic(
+    manifest: str | Path, world: WorldConfig | None = None, seed: int | None = None
+) -> Path:
+    """``manifest`` (a ``.csv`` path, or the folder that is to hold ``manifest.csv``), synthesised
+    into its folder first when it does not exist. An interrupted synthesis leaves no manifest (it is
+    written last), so the synthesis simply starts again."""
+    path = Path(manifest)
+    if not path.exists():
+        out = path.parent if path.suffix.lower() == ".csv" else path
+        synthesize(out, world, seed=seed, overwrite=out.exists())
+    return path
+
+
 def _write_chunk(w: World, out: Path, indices: range) -> list[dict]:
     """Render and write plan rows ``indices``; return their manifest + metadata rows."""
     import soundfile as sf

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_files
+from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "cafe", "CaFE", "fr"
 EMOTION_MAP = {"C": "angry", "J": "happy", "T": "sad", "N": "neutral"}
@@ -62,5 +63,10 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
 
 
 CORPUS = CorpusSpec(
-    name=NAME, title=TITLE, language=LANGUAGE, layout=LAYOUT, scan=scan, paper_sizes=(420, 42, 42)
+    name=NAME,
+    title=TITLE,
+    language=LANGUAGE,
+    layout=LAYOUT,
+    scan=scan,
+    paper_sizes=PAPER_SIZES[NAME],
 )

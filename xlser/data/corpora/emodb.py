@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_files
+from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "emodb", "EMO-DB", "de"
 EMOTION_MAP = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
@@ -54,5 +55,10 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
 
 
 CORPUS = CorpusSpec(
-    name=NAME, title=TITLE, language=LANGUAGE, layout=LAYOUT, scan=scan, paper_sizes=(266, 35, 38)
+    name=NAME,
+    title=TITLE,
+    language=LANGUAGE,
+    layout=LAYOUT,
+    scan=scan,
+    paper_sizes=PAPER_SIZES[NAME],
 )

@@ -22,7 +22,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from xlser.data.corpora._common import CorpusSpec, Item, Scan, Skipped, layout_error, walk_files
+from xlser.data.corpora._common import CorpusSpec, Item, Scan, layout_error, walk_files
+from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "esd", "ESD", "zh"
 EMOTION_FOLDERS = {"angry": "angry", "happy": "happy", "sad": "sad", "neutral": "neutral"}
@@ -77,16 +78,10 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
         elif label in DROPPED_FOLDERS:
             out.dropped[DROPPED_FOLDERS[label]] += 1
         else:
-            out.skipped.append(
-                Skipped(
-                    str(path),
-                    "unknown_label",
-                    f"ESD emotion folder {folder.name!r} is not one of Neutral Angry Happy Sad Surprise",
-                    corpus=NAME,
-                    language=LANGUAGE,
-                    speaker=speaker,
-                )
+            reason = (
+                f"ESD emotion folder {folder.name!r} is not one of Neutral Angry Happy Sad Surprise"
             )
+            out.skip(path, "unknown_label", reason, NAME, LANGUAGE, speaker)
     if english:
         out.excluded["files of English speakers 0011-0020 (the paper uses Mandarin 0001-0010)"] = (
             english
@@ -108,6 +103,6 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=(11200, 1400, 1400),
+    paper_sizes=PAPER_SIZES[NAME],
     splits=("paper", "speaker", "official"),
 )

@@ -39,6 +39,7 @@ from xlser.data.corpora._common import (
     fix_c1_mojibake,
     walk,
 )
+from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "meld", "MELD", "en"
 SPLITS = ("train", "val", "test")
@@ -143,32 +144,27 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
     """Read the three CSVs and match each 4-class row to its media (``None`` when missing)."""
     csvs, dirs, tarballs = _found_tree(root, exclude)
     problems = []
+    media: dict[str, list[Path]] = {}
     for split in SPLITS:
         name = CSV_NAMES[split]
+        tarball = tarballs.get(TARBALLS[split])
+        hint = f" (found {tarball}: extract it there with tar -xzf)" if tarball else ""
         if not csvs.get(name):
-            hint = ""
-            if TARBALLS[split] in tarballs:
-                hint = f" (found {tarballs[TARBALLS[split]]}: extract it there with tar -xzf)"
             problems.append(f"{name} not found{hint}")
         elif len(csvs[name]) > 1:
             copies = ", ".join(str(p) for p in csvs[name])
             problems.append(f"{name} found more than once ({copies}); point ROOT at one MELD.Raw")
-        media = dirs.get(MEDIA_DIRS[split]) or [
+        media[split] = dirs.get(MEDIA_DIRS[split]) or [
             d for d in dirs.get(FALLBACK_DIRS[split], []) if _has_media(d)
         ]
-        if not media:
-            hint = ""
-            if TARBALLS[split] in tarballs:
-                hint = f" (found {tarballs[TARBALLS[split]]}: extract it there with tar -xzf)"
+        if not media[split]:
             problems.append(f"media folder {MEDIA_DIRS[split]}/ not found{hint}")
     if problems:
         raise LayoutError(f"{root}: not a MELD tree: {'; '.join(problems)}. Expected {LAYOUT}")
 
     out = Scan()
     for split in SPLITS:
-        media_dirs = dirs.get(MEDIA_DIRS[split]) or [
-            d for d in dirs.get(FALLBACK_DIRS[split], []) if _has_media(d)
-        ]
+        media_dirs = media[split]
         index = _media_index(media_dirs)
         used: set[tuple[bool, int, int]] = set()
         csv_path = csvs[CSV_NAMES[split]][0]
@@ -300,7 +296,7 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=(8245, 897, 2211),
+    paper_sizes=PAPER_SIZES[NAME],
     splits=("paper", "speaker", "official"),
     paper_is_official=True,
     materialize=materialize,

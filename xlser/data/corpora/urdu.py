@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Item, Scan, layout_error, walk_files
+from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "urdu", "URDU", "ur"
 EMOTION_MAP = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
@@ -55,5 +56,10 @@ def scan(root: Path, exclude: Sequence[Path] = ()) -> Scan:
 
 
 CORPUS = CorpusSpec(
-    name=NAME, title=TITLE, language=LANGUAGE, layout=LAYOUT, scan=scan, paper_sizes=(300, 20, 80)
+    name=NAME,
+    title=TITLE,
+    language=LANGUAGE,
+    layout=LAYOUT,
+    scan=scan,
+    paper_sizes=PAPER_SIZES[NAME],
 )
