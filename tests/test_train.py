@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from xlser.config import ExperimentConfig
 from xlser.data.synthetic import WorldConfig, synthesize
@@ -125,3 +126,44 @@ def test_train_cli(manifest, tmp_path, capsys):
     assert "target UAR" in capsys.readouterr().out
     assert main(["train", "--profile", "smoke", "--set", "loss.temprature=1"]) == 2
     assert "did you mean 'loss.temperature'" in capsys.readouterr().err
+
+
+class _Interrupt:
+    """A hook that stops the process (as Ctrl-C would) at a given step."""
+
+    def __init__(self, at_step: int) -> None:
+        self.at_step = at_step
+
+    def on_step_end(self, trainer, logs):
+        if logs["step"] == self.at_step:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_to_the_same_result(manifest, tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = cfg_for(manifest, system="proposed", **{"train.max_epochs": 3, "train.eval_every": None})
+    whole = run_experiment(cfg, tmp_path / "whole", progress=False)
+    steps_per_epoch = whole["steps"] // 3
+    with pytest.raises(KeyboardInterrupt):  # dies in the second epoch, after one checkpoint
+        run_experiment(
+            cfg, tmp_path / "cut", progress=False, hooks=[_Interrupt(steps_per_epoch + 1)]
+        )
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+    other = cfg_for(
+        manifest, system="proposed", **{"train.max_epochs": 4, "train.eval_every": None}
+    )
+    with pytest.raises(ValueError, match="another config"):
+        run_experiment(other, tmp_path / "cut", progress=False)
+    resumed = run_experiment(cfg, tmp_path / "cut", progress=False)
+    assert not (tmp_path / "cut" / "checkpoint.pt").exists()
+    drop = ("wall_s",)
+    assert {k: v for k, v in resumed.items() if k not in drop} == {
+        k: v for k, v in whole.items() if k not in drop
+    }
+    a, b = (
+        load_file(tmp_path / "whole" / "model.safetensors"),
+        load_file(tmp_path / "cut" / "model.safetensors"),
+    )
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from xlser.metrics import emotion_metrics
 from xlser.sampler import ClassBalancedBatchSampler, HierarchicalBatchSampler
 from xlser.systems import SYSTEM_SPECS
 from xlser.tasks import parse_task, training_languages
+
+CHECKPOINT = "checkpoint.pt"
+"""End-of-epoch checkpoint in a run folder; removed once ``metrics.json`` is written."""
 
 
 @dataclass
@@ -101,6 +105,16 @@ def make_batch_sampler(cfg: ExperimentConfig, train: pd.DataFrame, seed: int):
     )
 
 
+def seed_everything(seed: int) -> None:
+    """Seed every global generator a run draws from: torch (init, dropout, LayerDrop), numpy (HF's
+    SpecAugment masks) and Python's ``random``. Data order and crops use their own seeded generators."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -114,6 +128,7 @@ class TrainerState:
     best_metric: float = -math.inf
     best_step: int = 0
     bad_evals: int = 0
+    wall_s: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -140,7 +155,7 @@ class Trainer:
     ) -> None:
         cfg.validate()
         self.cfg, self.spec = cfg, SYSTEM_SPECS[cfg.system]
-        torch.manual_seed(cfg.seed)
+        seed_everything(cfg.seed)
         self.data = data if data is not None else task_data(cfg)
         self.device = resolve_device(cfg.train.device)
         if model is None:
@@ -243,9 +258,12 @@ class Trainer:
         self._call("on_fit_start")
         start = time.time()
         bar = tqdm(
-            total=total, desc=f"{self.cfg.task} {self.cfg.system}", disable=not self.progress
+            total=total,
+            initial=self.state.step,
+            desc=f"{self.cfg.task} {self.cfg.system}",
+            disable=not self.progress,
         )
-        stop = False
+        stop = self.state.bad_evals >= t.patience  # a resumed run may have stopped already
         while not stop and self.state.step < total:
             for batch in self._loader(self.state.epoch):
                 self._set_adversary_schedule(self.state.step / max(total, 1))
@@ -262,10 +280,39 @@ class Trainer:
             self.state.epoch += 1
             if not t.eval_every and not stop:
                 stop = self._validate()
+            if self.run_dir is not None:
+                self.state.wall_s += time.time() - start
+                start = time.time()
+                self.save_checkpoint(self.run_dir / CHECKPOINT)
         bar.close()
-        self.wall_s = time.time() - start
+        self.state.wall_s += time.time() - start
+        self.wall_s = self.state.wall_s
         self._call("on_fit_end")
         return self.state
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Everything needed to continue after this epoch (atomic: temp file + rename)."""
+        ckpt = {
+            "trainable": self.trainable_state(),
+            "optimizer": self.optimizer.state_dict(),
+            "state": vars(self.state),
+            "best": self.best,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),  # HF's SpecAugment masks draw from numpy
+        }
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Continue from :meth:`save_checkpoint`'s file: same batches and results as without a stop."""
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ckpt["trainable"], strict=False)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.state = TrainerState(**ckpt["state"])
+        self.best = ckpt["best"]
+        torch.set_rng_state(ckpt["torch_rng"].cpu())
+        np.random.set_state(ckpt["numpy_rng"])
 
     def _validate(self) -> bool:
         """Evaluate on the training languages' val split; return True to stop early."""
@@ -336,7 +383,7 @@ class JsonlLogger:
         self.path = path
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        self.path.touch()
+        self.path.touch()  # appends on resume
 
     def _write(self, rec: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
@@ -361,7 +408,9 @@ def run_experiment(
 
     Writes ``config.yaml``, ``model.safetensors`` (trainable tensors), ``trainer_state.json``,
     ``log.jsonl`` and, last, ``metrics.json``. A finished run (``metrics.json`` present) is not run
-    again: its metrics are returned, so an interrupted grid resumes where it stopped.
+    again: its metrics are returned, so an interrupted grid resumes where it stopped. An interrupted
+    run continues from its last end-of-epoch ``checkpoint.pt`` (same config required), with the same
+    batches and results as an uninterrupted one; ``overwrite=True`` starts afresh.
     """
     from safetensors.torch import save_file
 
@@ -372,10 +421,24 @@ def run_experiment(
     if done.exists() and not overwrite:
         return json.loads(done.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "log.jsonl").unlink(missing_ok=True)
-    save_config(cfg, run_dir / "config.yaml", overwrite=True)
+    ckpt = run_dir / CHECKPOINT
+    resume = ckpt.exists() and not overwrite
+    if resume:
+        from xlser.config import asdict, load_config
+
+        if asdict(load_config(run_dir / "config.yaml")) != asdict(cfg):
+            raise ValueError(
+                f"{run_dir} holds an interrupted run with another config; pass overwrite=True "
+                "(CLI: --overwrite) to start afresh, or choose another run folder"
+            )
+    else:
+        ckpt.unlink(missing_ok=True)
+        (run_dir / "log.jsonl").unlink(missing_ok=True)
+        save_config(cfg, run_dir / "config.yaml", overwrite=True)
     logger = JsonlLogger(run_dir / "log.jsonl")
     trainer = Trainer(cfg, run_dir=run_dir, hooks=[logger, *hooks], progress=progress)
+    if resume:
+        trainer.load_checkpoint(ckpt)
     state = trainer.fit()
     if trainer.best is not None:
         trainer.model.load_state_dict(trainer.best, strict=False)
@@ -401,6 +464,7 @@ def run_experiment(
         "macro_f1": test["macro_f1"],
     }
     write_json(done, metrics)
+    ckpt.unlink(missing_ok=True)
     return metrics
 
 
@@ -434,7 +498,11 @@ def register_cli(subparsers) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
     )
     p.add_argument("--out", help="run folder (default: OUTPUT_DIR/TASK/SYSTEM/seedN)")
-    p.add_argument("--overwrite", action="store_true", help="train again even if the run finished")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh even if the run folder holds a finished or interrupted run",
+    )
     p.set_defaults(func=_cli)
 
 
