@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.xlser-installed
 
-.PHONY: setup book test lint freeze clean
+.PHONY: setup book test lint freeze notebooks clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ book: $(STAMP)
 # pytest exits 5 when it collected nothing; that is not a failure of the suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || test $$? -eq 5
+
+# Chapters as .ipynb (for Jupyter/Colab users and teachers), without outputs -> _build/notebooks/
+notebooks: $(STAMP)
+	mkdir -p _build/notebooks
+	for f in book/[0-9]*.md; do $(BIN)/jupytext --to ipynb "$$f" -o "_build/notebooks/$$(basename "$${f%.md}").ipynb"; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check xlser tests bench
