@@ -225,12 +225,13 @@ class SERModel(nn.Module):
             ``input_values (B, S)``, ``lengths (B,)``, ``attention_mask (B, S)`` -> embeddings
             ``(B, D)``, emotion ``(B, C)``, speaker ``(B, |S|)``, projections ``(B, P)``.
         """
-        B, S = input_values.shape
-        if lengths is None:
-            lengths = torch.full((B,), S, dtype=torch.long, device=input_values.device)
-        if self.per_utterance and B > 1:  # exact for group-norm CNNs: no padding at all
+        if self.per_utterance and lengths is not None and len(lengths) > 1:
+            # exact for group-norm CNNs: each utterance unpadded (without lengths nothing is padded)
             e = torch.cat(
-                [self.embed(input_values[b : b + 1, : int(lengths[b])]) for b in range(B)]
+                [
+                    self.embed(input_values[b : b + 1, : int(lengths[b])])
+                    for b in range(len(lengths))
+                ]
             )
         else:
             e = self.embed(input_values, lengths, attention_mask)  # (B, D)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlser.data.splits import PAPER_SIZES
+
 SKIP_KINDS_MEDIA: tuple[str, ...] = ("missing", "corrupt", "too_short", "too_long")
 """Kinds of skipped entries that are real labelled utterances whose audio is unusable (or capped).
 They count as corpus *rows* (the paper counted MELD's CSV rows), not as decodable samples."""
@@ -253,7 +255,6 @@ class CorpusSpec:
         language: the ``language`` column value.
         layout: the expected distributed layout, quoted in error messages.
         scan: ``scan(root, exclude) -> Scan``.
-        paper_sizes: the paper's (train, val, test) sizes after the 4-class filter (method.md §8).
         splits: the ``--split`` values this corpus accepts.
         paper_is_official: the paper used the corpus's official split (MELD).
         materialize: optional ``materialize(items, cache_dir, workers, progress) -> (items, skipped,
@@ -265,7 +266,11 @@ class CorpusSpec:
     language: str
     layout: str
     scan: Callable[[Path, Sequence[Path]], Scan]
-    paper_sizes: tuple[int, int, int]
     splits: tuple[str, ...] = ("paper", "speaker")
     paper_is_official: bool = False
     materialize: Callable[..., tuple[list[Item], list[Skipped], dict]] | None = None
+
+    @property
+    def paper_sizes(self) -> tuple[int, int, int]:
+        """The paper's (train, val, test) sizes after the 4-class filter (method.md §8)."""
+        return PAPER_SIZES[self.name]

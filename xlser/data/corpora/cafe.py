@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_files
-from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "cafe", "CaFE", "fr"
 EMOTION_MAP = {"C": "angry", "J": "happy", "T": "sad", "N": "neutral"}
@@ -68,5 +67,4 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=PAPER_SIZES[NAME],
 )

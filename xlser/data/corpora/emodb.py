@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_files
-from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "emodb", "EMO-DB", "de"
 EMOTION_MAP = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
@@ -60,5 +59,4 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=PAPER_SIZES[NAME],
 )

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Item, Scan, layout_error, walk_files
-from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "esd", "ESD", "zh"
 EMOTION_FOLDERS = {"angry": "angry", "happy": "happy", "sad": "sad", "neutral": "neutral"}
@@ -103,6 +102,5 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=PAPER_SIZES[NAME],
     splits=("paper", "speaker", "official"),
 )

@@ -39,7 +39,6 @@ from xlser.data.corpora._common import (
     fix_c1_mojibake,
     walk,
 )
-from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "meld", "MELD", "en"
 SPLITS = ("train", "val", "test")
@@ -296,7 +295,6 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=PAPER_SIZES[NAME],
     splits=("paper", "speaker", "official"),
     paper_is_official=True,
     materialize=materialize,

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import CorpusSpec, Item, Scan, layout_error, walk_files
-from xlser.data.splits import PAPER_SIZES
 
 NAME, TITLE, LANGUAGE = "urdu", "URDU", "ur"
 EMOTION_MAP = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
@@ -61,5 +60,4 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
-    paper_sizes=PAPER_SIZES[NAME],
 )
