@@ -1,4 +1,9 @@
-"""The book's figures: one house style, functions that return a ``matplotlib`` ``Figure``."""
+"""The book's figures: one house style, functions that return a ``matplotlib`` ``Figure``.
+
+Every figure is at most :data:`PAGE_WIDTH` inches wide, legends included, so that it is shown at
+its natural size in the book's content column (about 700 px) and its 9-10 pt text stays readable.
+Multi-panel figures wrap onto several rows instead of growing wider.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +18,70 @@ from xlser import EMOTIONS, LANGUAGES
 EMOTION_COLORS = dict(zip(EMOTIONS, ("#e6a700", "#c8102e", "#1f5fa8", "#7f7f7f")))
 LANGUAGE_COLORS = dict(zip(LANGUAGES, ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860")))
 
+PAGE_WIDTH = 6.5
+"""Width in inches of every figure: the content column (~700 px) at the house dpi of 110."""
+
 
 def set_style() -> None:
     """The house style (set once in each chapter's first cell)."""
     plt.rcParams.update(
         {
             "figure.dpi": 110,
-            "figure.figsize": (7.0, 3.6),
+            "figure.figsize": (PAGE_WIDTH, 3.4),
             "axes.spines.top": False,
             "axes.spines.right": False,
             "axes.grid": True,
             "grid.alpha": 0.3,
             "font.size": 10,
+            "axes.titlesize": 10.5,
+            "axes.labelsize": 10,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "legend.fontsize": 9,
             "legend.frameon": False,
+            "figure.titlesize": 11,
         }
     )
+
+
+def panel_grid(
+    n: int, ncols: int = 2, panel_height: float = 2.6, width: float = PAGE_WIDTH, **kwargs
+) -> tuple[plt.Figure, np.ndarray]:
+    """A page-wide figure with ``n`` panels on rows of at most ``ncols``; axes as a 2-D array.
+
+    The figure uses constrained layout, so :func:`legend_below` or a spare panel can hold the legend
+    without widening it. Panels past ``n`` are left for the caller (see :func:`finish_grid`).
+    """
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    return plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width, panel_height * nrows),
+        squeeze=False,
+        layout="constrained",
+        **kwargs,
+    )
+
+
+def finish_grid(fig: plt.Figure, axes: np.ndarray, n: int, handles: Sequence | None = None) -> None:
+    """Hide the unused panels after the first ``n``; put the legend in the first of them if there
+    is one, else below the panels."""
+    spare = list(axes.flat)[n:]
+    for ax in spare:
+        ax.axis("off")
+    if not handles:
+        return
+    if spare:
+        spare[0].legend(handles=handles, loc="center")
+    else:
+        legend_below(fig, handles)
+
+
+def legend_below(fig: plt.Figure, handles: Sequence, ncol: int | None = None) -> None:
+    """One legend for the whole figure, centred below its panels (inside the figure's width)."""
+    ncol = ncol or min(len(handles), 4)
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol)
 
 
 def plot_counts(manifest: pd.DataFrame, split: str | None = "train") -> plt.Figure:
@@ -37,34 +91,34 @@ def plot_counts(manifest: pd.DataFrame, split: str | None = "train") -> plt.Figu
     t = t.reindex(
         index=[x for x in LANGUAGES if x in t.index], columns=[e for e in EMOTIONS if e in t]
     )
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.2), layout="constrained")
     bottom = np.zeros(len(t))
     for emo in t.columns:
         ax.bar(t.index, t[emo], bottom=bottom, label=emo, color=EMOTION_COLORS[emo])
         bottom += t[emo].to_numpy()
+    ax.set_xlabel("language")
     ax.set_ylabel("utterances")
     ax.set_title(f"{split or 'all'} split: utterances per language and emotion")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.legend(loc="outside right upper")
     return fig
 
 
 def plot_spectrograms(
-    waves: Sequence[np.ndarray], titles: Sequence[str], sr: int = 16000, ncols: int = 4
+    waves: Sequence[np.ndarray], titles: Sequence[str], sr: int = 16000, ncols: int = 2
 ) -> plt.Figure:
-    """Log-power spectrograms (0-5 kHz) of a few waveforms, one panel each."""
+    """Log-power spectrograms (0-5 kHz) of a few waveforms, one panel each, ``ncols`` per row."""
     n = len(waves)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.3 * nrows), squeeze=False)
+    fig, axes = panel_grid(n, ncols, panel_height=2.2, sharey=True)
     for ax, w, title in zip(axes.flat, waves, titles):
         ax.specgram(w, NFFT=512, Fs=sr, noverlap=352, cmap="magma", scale="dB", vmin=-120)
         ax.set_ylim(0, 5000)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
         ax.grid(False)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
+    finish_grid(fig, axes, n)
     for ax in axes[:, 0]:
-        ax.set_ylabel("Hz")
-    fig.tight_layout()
+        ax.set_ylabel("frequency (Hz)")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("time (s)")
     return fig
 
 
@@ -74,11 +128,14 @@ def plot_matrix(
     """A labelled heatmap of a small matrix (e.g. a train-language × test-language score table)."""
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(4.6, 3.8))
-    sns.heatmap(m.astype(float), annot=True, fmt=fmt, vmin=vmin, vmax=vmax, cmap="viridis", ax=ax)
+    side = min(PAGE_WIDTH, 2.6 + 0.45 * m.shape[1])
+    fig, ax = plt.subplots(figsize=(side, 0.8 * side), layout="constrained")
+    sns.heatmap(
+        m.astype(float), annot=True, fmt=fmt, vmin=vmin, vmax=vmax, cmap="viridis", ax=ax,
+        annot_kws={"fontsize": 9},
+    )  # fmt: skip
     ax.grid(False)
     ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -87,26 +144,28 @@ SOURCE_COLORS: tuple[str, ...] = ("#8c8c8c", "#4c72b0", "#dd8452", "#55a868", "#
 
 
 def plot_shares(panels: dict[str, pd.DataFrame], ylabel: str = "share of utterances") -> plt.Figure:
-    """Grouped bars comparing category shares across sources, one panel per table.
+    """Grouped bars comparing category shares across sources, one panel per table (two per row).
 
     Each table has the categories as rows (e.g. languages) and the sources as columns (e.g. the
     training set and the batches of two samplers); values are shares in [0, 1].
     """
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(3.8 * len(panels) + 1.6, 3.2), squeeze=False, sharey=True
-    )
+    fig, axes = panel_grid(len(panels), 2, panel_height=2.8, sharey=True)
+    handles = []
     for ax, (title, t) in zip(axes.flat, panels.items()):
         x, n = np.arange(len(t)), t.shape[1]
         width = 0.8 / n
+        handles = []
         for j, col in enumerate(t.columns):
             offset = (j - (n - 1) / 2) * width
             color = SOURCE_COLORS[j % len(SOURCE_COLORS)]
-            ax.bar(x + offset, t[col].to_numpy(), width, label=str(col), color=color)
+            handles.append(
+                ax.bar(x + offset, t[col].to_numpy(), width, label=str(col), color=color)
+            )
         ax.set_xticks(x, [str(i) for i in t.index])
         ax.set_title(title)
-    axes[0, 0].set_ylabel(ylabel)
-    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    finish_grid(fig, axes, len(panels), handles)
     return fig
 
 
@@ -115,12 +174,12 @@ def plot_positive_counts(counts: pd.DataFrame, by: str = "sampler") -> plt.Figur
 
     ``counts`` has one row per anchor, integer columns ``same_language`` and ``cross_lingual``, and
     a group column ``by`` (e.g. the sampler); each group gets its own bars, and its legend entry
-    gives the share of its anchors with no positive of that kind.
+    gives the share of its anchors with no positive of that kind. The two panels are stacked.
     """
     groups = list(dict.fromkeys(counts[by]))
     width = 0.8 / len(groups)
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.4), sharey=True)
-    for ax, col in zip(axes, ("same_language", "cross_lingual")):
+    fig, axes = panel_grid(2, 1, panel_height=2.5, sharey=True)
+    for ax, col in zip(axes.flat, ("same_language", "cross_lingual")):
         top = int(counts[col].max())
         x = np.arange(top + 1)
         for j, g in enumerate(groups):
@@ -131,11 +190,10 @@ def plot_positive_counts(counts: pd.DataFrame, by: str = "sampler") -> plt.Figur
             ax.bar(x + offset, share, width, color=color, label=f"{g} (none: {share[0]:.1%})")
         kind = col.replace("_", "-")
         ax.set_xlabel(f"{kind} positives of an anchor")
+        ax.set_ylabel("share of anchors")
         ax.set_title(f"{kind} positives")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        ax.legend(loc="upper right")
-    axes[0].set_ylabel("share of anchors")
-    fig.tight_layout()
+        ax.legend(loc="best")
     return fig
 
 
@@ -154,8 +212,10 @@ def plot_curves(
     col: str | None = None,
     title: str | None = None,
     ylabel: str | None = None,
+    ncols: int = 2,
 ) -> plt.Figure:
-    """Lines from a long-format table: colour by ``hue``, dash by ``style``, one panel per ``col``.
+    """Lines from a long-format table: colour by ``hue``, dash by ``style``, one panel per ``col``
+    (``ncols`` per row).
 
     Rows that share ``(col, hue, style, x)`` (e.g. several seeds) are averaged. Colours and dashes
     follow the order in which values first appear in ``df``.
@@ -163,7 +223,8 @@ def plot_curves(
     panels = list(dict.fromkeys(df[col])) if col else [None]
     hues = list(dict.fromkeys(df[hue]))
     styles = list(dict.fromkeys(df[style])) if style else [None]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.8, 3.3), squeeze=False)
+    height = 3.0 if len(panels) == 1 else 2.6
+    fig, axes = panel_grid(len(panels), ncols, panel_height=height)
     for ax, panel in zip(axes.flat, panels):
         d = df if col is None else df[df[col] == panel]
         for i, h in enumerate(hues):
@@ -176,7 +237,8 @@ def plot_curves(
                 ax.plot(line.index, line.to_numpy(), color=color, linestyle=dash, lw=1.6)
         ax.set_xlabel(x)
         ax.set_title(str(panel) if panel is not None else (title or ""))
-    axes[0, 0].set_ylabel(ylabel or y)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel or y)
     handles = [
         plt.Line2D([], [], color=CURVE_COLORS[i % len(CURVE_COLORS)], lw=2, label=str(h))
         for i, h in enumerate(hues)
@@ -186,22 +248,25 @@ def plot_curves(
             plt.Line2D([], [], color="k", linestyle=_DASHES[j % len(_DASHES)], label=str(s))
             for j, s in enumerate(styles)
         ]
-    axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title and col:
         fig.suptitle(title)
-    fig.tight_layout()
+    finish_grid(fig, axes, len(panels), handles)
     return fig
 
 
 def plot_embeddings_2d(
-    panels: dict[str, tuple[np.ndarray, Sequence[str], Sequence[str]]], normalize: bool = True
+    panels: dict[str, tuple[np.ndarray, Sequence[str], Sequence[str]]],
+    normalize: bool = True,
+    ncols: int = 2,
 ) -> plt.Figure:
-    """Embeddings in 2-D, colour = emotion, marker = language; one panel per ``title: (E, emo, lang)``.
+    """Embeddings in 2-D, colour = emotion, marker = language; one panel per ``title: (E, emo, lang)``
+    (``ncols`` per row).
 
     ``E`` is ``(N, D)``; with ``normalize`` rows are L2-normalised first (cosine geometry), and
     ``D > 2`` is projected on its first two principal components (each panel its own PCA).
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 1.6, 3.3), squeeze=False)
+    n = len(panels)
+    fig, axes = panel_grid(n, ncols, panel_height=PAGE_WIDTH / max(1, min(ncols, n)) * 0.8)
     for ax, (title, (emb, emotions, languages)) in zip(axes.flat, panels.items()):
         z = np.asarray(emb, dtype=float)
         if normalize:
@@ -214,7 +279,7 @@ def plot_embeddings_2d(
             for emo in dict.fromkeys(emotions):
                 m = (languages == lang) & (emotions == emo)
                 ax.scatter(
-                    z[m, 0], z[m, 1], s=28, color=EMOTION_COLORS.get(emo, "k"),
+                    z[m, 0], z[m, 1], s=30, color=EMOTION_COLORS.get(emo, "k"),
                     marker=_LANGUAGE_MARKERS.get(lang, "o"), edgecolor="white", linewidth=0.5,
                 )  # fmt: skip
         ax.set_title(title)
@@ -227,8 +292,7 @@ def plot_embeddings_2d(
         plt.Line2D([], [], ls="", marker=_LANGUAGE_MARKERS.get(g, "o"), color="k", label=str(g))
         for g in dict.fromkeys(np.asarray(languages))
     ]
-    axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    finish_grid(fig, axes, n, handles)
     return fig
 
 
@@ -241,19 +305,20 @@ def plot_bars(
     chance: dict[str, float] | None = None,
     ylabel: str | None = None,
     sharey: bool = True,
+    ncols: int = 2,
 ) -> plt.Figure:
-    """Grouped bars of the mean of ``y`` per ``(x, hue)``, with every repeated row as a dot.
+    """Grouped bars of the mean of ``y`` per ``(x, hue)``, with every repeated row as a dot; one
+    panel per ``col`` value (``ncols`` per row).
 
     Repeated rows (e.g. seeds) are drawn individually so their spread stays visible. ``chance``
     maps ``hue`` values to a chance level, drawn as a dashed line in that hue's colour, or ``col``
-    values to a chance level for the whole panel (grey); one panel per ``col`` value.
+    values to a chance level for the whole panel (grey).
     """
     panels = list(dict.fromkeys(df[col])) if col else [None]
     xs, hues = list(dict.fromkeys(df[x])), list(dict.fromkeys(df[hue]))
     width = 0.8 / len(hues)
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(3.6 * len(panels) + 1.8, 3.3), squeeze=False, sharey=sharey
-    )
+    height = 3.0 if len(panels) == 1 else 2.6
+    fig, axes = panel_grid(len(panels), ncols, panel_height=height, sharey=sharey)
     for ax, panel in zip(axes.flat, panels):
         d = df if col is None else df[df[col] == panel]
         for j, h in enumerate(hues):
@@ -272,7 +337,8 @@ def plot_bars(
         ax.set_xlabel(x)
         if panel is not None:
             ax.set_title(str(panel))
-    axes[0, 0].set_ylabel(ylabel or y)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel or y)
     handles = [
         plt.Rectangle(
             (0, 0), 1, 1, color=CURVE_COLORS[j % len(CURVE_COLORS)], alpha=0.75, label=str(h)
@@ -281,6 +347,32 @@ def plot_bars(
     ]
     if chance:
         handles.append(plt.Line2D([], [], color="k", ls="--", lw=1, label="chance"))
-    axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    finish_grid(fig, axes, len(panels), handles)
+    return fig
+
+
+def plot_training(history: pd.DataFrame, val: pd.DataFrame, window: int = 10) -> plt.Figure:
+    """A run's loss terms per step (raw and a rolling mean) and its validation UAR, 2 × 2 panels.
+
+    ``history`` is indexed by step with any of the columns ``ce``, ``scl``, ``adv`` (a run's
+    ``trainer_state.json`` history); ``val`` has columns ``step`` and ``uar`` (in %).
+    """
+    names = {"ce": "emotion CE", "scl": "SupCon (λ = 2.5)", "adv": "speaker CE (adversary)"}
+    keys = [k for k in names if k in history and history[k].notna().any()]
+    fig, axes = panel_grid(len(keys) + 1, 2, panel_height=2.4)
+    handles = []
+    for ax, key in zip(axes.flat, keys):
+        raw = ax.plot(history.index, history[key], alpha=0.4, color=CURVE_COLORS[0], label="step")
+        mean = history[key].rolling(window, min_periods=1).mean()
+        smooth = ax.plot(mean.index, mean, color=CURVE_COLORS[1], label=f"mean of {window}")
+        handles = [*raw, *smooth]
+        ax.set_title(names[key])
+        ax.set_xlabel("step")
+    ax = axes.flat[len(keys)]
+    ax.plot(val["step"], val["uar"], marker="o", color=CURVE_COLORS[2])
+    ax.set_title("validation UAR (training languages)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("UAR (%)")
+    ax.set_ylim(0, 100)
+    finish_grid(fig, axes, len(keys) + 1, handles)
     return fig
