@@ -1,4 +1,5 @@
-"""Tests for gradient reversal and the speaker adversary (spec §2.3-2.4, §10)."""
+"""Tests for gradient reversal and the speaker adversary (Mi et al., 2026, §2.3;
+Ganin & Lempitsky, 2015)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for the language-aware SupCon loss (spec §3, eq. 8)."""
+"""Tests for the language-aware SupCon loss (Mi et al., 2026, §2.2, eq. 8)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def test_group_norm_pools_exactly_the_valid_frames():
 
 
 def test_per_utterance_batching_is_exact_for_group_norm():
-    """``model.batching=per_utterance`` (spec §11.8, Han et al.'s one-utterance forward): each row of a
+    """``model.batching=per_utterance`` (Han et al.'s one-utterance forward): each row of a
     padded batch gets exactly the embedding of its unpadded forward, which plain padding does not."""
     torch.manual_seed(0)
     cfg = smoke_cfg(**{"model.spec_augment": False, "model.batching": "per_utterance"})

@@ -1,4 +1,4 @@
-"""Tests for the hierarchical cross-lingual and class-balanced batch samplers (spec §4)."""
+"""Tests for the hierarchical cross-lingual and class-balanced batch samplers (§2.2)."""
 
 from __future__ import annotations
 

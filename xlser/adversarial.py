@@ -1,15 +1,16 @@
-"""Speaker-adversarial branch: gradient reversal and speaker classifier (spec §2.3-2.4, eq. 9-10).
+"""Speaker-adversarial branch: gradient reversal and speaker classifier (Mi et al., 2026, §2.3, eq. 9-10).
 
 The gradient reversal layer (GRL) of Ganin & Lempitsky (2015) is the identity in the forward pass
 and multiplies the gradient by ``-coeff`` in the backward pass. Put in front of a speaker
 classifier, the classifier *minimises* the speaker cross-entropy while the encoder below the GRL
 *maximises* it, which removes speaker information from the embedding (Mi et al., 2026, eq. 9-10).
 
-How the adversarial weight β (``w_adv``, 0.3) enters eq. 12 is an option (``adv_weight_mode``):
+How the adversarial weight β (``w_adv``, 0.3) enters eq. 12 (§2.5) is not fixed by the paper, so it
+is an option (``adv_weight_mode``; see the book's appendix *Reconstruction notes*):
 
-* ``"loss"`` (spec (a), default): total loss ``... + w_adv * L_adv`` and GRL coefficient 1. The
+* ``"loss"`` (default): total loss ``... + w_adv * L_adv`` and GRL coefficient 1. The
   speaker head's own gradient is then scaled by ``w_adv`` too.
-* ``"grl"`` (spec (b)): total loss ``... + L_adv`` (head trained on the unscaled loss) and GRL
+* ``"grl"``: total loss ``... + L_adv`` (head trained on the unscaled loss) and GRL
   coefficient ``w_adv``, so only the encoder sees the scaled, reversed gradient.
 
 In both modes the GRL coefficient is further multiplied by an optional schedule such as
@@ -177,11 +178,11 @@ class AdversarialTerms(NamedTuple):
 
 
 def adversarial_terms(mode: str, w_adv: float, schedule: float = 1.0) -> AdversarialTerms:
-    """Split the adversarial weight β between the loss and the GRL (spec §2.4 ``adv_weight_mode``).
+    """Split the adversarial weight β between the loss and the GRL (``loss.adv_weight_mode``).
 
     Args:
-        mode: ``"loss"`` (spec (a), default of the spec): ``(w_adv, schedule)``;
-            ``"grl"`` (spec (b)): ``(1, w_adv * schedule)``.
+        mode: ``"loss"`` (default): ``(w_adv, schedule)``;
+            ``"grl"``: ``(1, w_adv * schedule)``.
         w_adv: β (0.3 in the paper).
         schedule: Extra factor on the GRL coefficient, e.g. ``dann_coeff(progress)``; 1 = constant.
 

@@ -1,4 +1,4 @@
-r"""Language-aware supervised contrastive loss (spec §3, eq. 5-8).
+r"""Language-aware supervised contrastive loss (Mi et al., 2026, §2.2, eq. 5-8).
 
 SupCon's :math:`\mathcal{L}^{sup}_{out}` (Khosla et al., 2020) with one change by Mi et al. (2026):
 every positive pair (same emotion) whose two utterances come from *different* languages gets the
@@ -12,7 +12,10 @@ never weighted.
     {\sum_{a\in A(i)}\exp(\mathrm{sim}(e_i,e_a)/\tau)}
 
 with :math:`P(i)` the other samples of the anchor's emotion, :math:`A(i)` all samples but the anchor,
-:math:`\tilde I` the anchors with at least one positive, and cosine similarity.
+:math:`\tilde I` the anchors with at least one positive, and cosine similarity. The paper's
+text fixes the sets, the weight and the cosine similarity; the normalisation (``pos_norm``,
+``anchor_reduce``) and τ are this reproduction's reading (the book's appendix *Reconstruction
+notes*).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ __all__ = [
 ]
 
 POS_NORMS = ("count", "weight_sum")
-"""Allowed ``pos_norm`` values: ``1/|P(i)|`` (spec default) or ``1/sum_p w_ip``."""
+"""Allowed ``pos_norm`` values: ``1/|P(i)|`` (default) or ``1/sum_p w_ip``."""
 ANCHOR_REDUCES = ("mean", "sum")
 """Allowed ``anchor_reduce`` values: reduction over anchors that have a positive."""
 
@@ -109,9 +112,9 @@ def language_aware_supcon(
         languages: Integer language labels ``l``.
         temperature: τ.
         cross_lingual_pos_weight: λ, weight of same-emotion pairs from different languages.
-        pos_norm: ``"count"`` divides an anchor's weighted sum by ``|P(i)|`` (spec default);
+        pos_norm: ``"count"`` divides an anchor's weighted sum by ``|P(i)|`` (default);
             ``"weight_sum"`` divides by ``sum_p w_ip`` (pure re-weighting, SupCon scale).
-        anchor_reduce: ``"mean"`` (spec default) or ``"sum"`` over anchors with >= 1 positive.
+        anchor_reduce: ``"mean"`` (default) or ``"sum"`` over anchors with >= 1 positive.
             Anchors without a positive are excluded.
 
     Returns:
@@ -150,7 +153,7 @@ def language_aware_supcon(
 
 
 class LanguageAwareSupConLoss(nn.Module):
-    """Module form of :func:`language_aware_supcon` (spec §3, eq. 8).
+    """Module form of :func:`language_aware_supcon` (Mi et al., 2026, eq. 8).
 
     Args:
         temperature: τ (not recovered from the paper; SupCon's 0.07).

@@ -1,8 +1,9 @@
 r"""Parameter-efficient fine-tuning of wav2vec 2.0: LoRA + bottleneck adapter + weight gating.
 
 Mi et al. (2026, §3.3) fine-tune the encoder with LoRA (Hu et al., 2022), a bottleneck adapter
-(Houlsby et al., 2019) and weight gating (Lashkarashvili et al., 2024), as Han et al. (2025) do;
-spec §5.2 gives the operational definition. For a post-LN layer (wav2vec2-base):
+(Houlsby et al., 2019) and weight gating (Lashkarashvili et al., 2024), as Han et al. (2025) do.
+The paper gives no sizes; ``PeftConfig``'s defaults are those of Han et al.'s public code (the
+book's appendix *Reconstruction notes*). For a post-LN layer (wav2vec2-base):
 
 .. math::
 
@@ -81,7 +82,7 @@ class BottleneckAdapter(nn.Module):
     """Houlsby et al. (2019) bottleneck adapter: ``Linear(dim, b) -> ReLU -> Linear(b, dim)``.
 
     Returns ``BA(x)`` only; the caller adds the residual (here ``f + BA(f)`` on the FFN output,
-    spec §5.2). With ``zero_init`` the up projection starts at zero, so ``BA(x) = 0`` at init.
+    as in Han et al.'s code). With ``zero_init`` the up projection starts at zero, so ``BA(x) = 0`` at init.
 
     Args:
         dim: Model width ``D`` (768 for wav2vec2-base).
@@ -234,7 +235,7 @@ def add_weight_gates(
 
 
 def apply_peft(encoder: nn.Module, cfg: PeftConfig) -> nn.Module:
-    """Freeze the encoder and add the PEFT modules that ``cfg`` switches on (spec §5.2, §5.4).
+    """Freeze the encoder and add the PEFT modules that ``cfg`` switches on (Mi et al., 2026, §3.3).
 
     Frozen: the CNN feature encoder, feature projection, positional conv, all LayerNorms and all
     base weights (and ``masked_spec_embed``). Trainable: LoRA ``A``/``B``, adapters, gates.

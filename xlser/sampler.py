@@ -1,4 +1,4 @@
-"""Hierarchical cross-lingual batch sampler (spec §4; Mi et al., 2026, §2.2).
+"""Hierarchical cross-lingual batch sampler (Mi et al., 2026, §2.2).
 
 Each batch is built top-down so that cross-lingual positive pairs always exist for the
 language-aware SupCon loss:
@@ -69,7 +69,7 @@ def batch_composition(
 
 
 class HierarchicalBatchSampler(Sampler[list[int]]):
-    """Language -> emotion -> items batch sampler (Mi et al., 2026, §2.2; spec §4).
+    """Language -> emotion -> items batch sampler (Mi et al., 2026, §2.2).
 
     The global batch is ordered language-major, then emotion, then item. Under DDP
     (``world_size > 1``) every rank draws the same global batch and keeps the strided slice
@@ -217,7 +217,10 @@ class HierarchicalBatchSampler(Sampler[list[int]]):
 
 
 class ClassBalancedBatchSampler(HierarchicalBatchSampler):
-    """Single-language class-balanced sampler for Baseline 1 and the Upper bound (spec §4).
+    """Single-language class-balanced sampler for Baseline 1 and the Upper bound.
+
+    The paper does not say how single-language systems are batched; this is the reproduction's
+    choice (the book's appendix *Reconstruction notes*).
 
     :class:`HierarchicalBatchSampler` with one language: each batch draws ``n_emotions``
     distinct emotions uniformly, then ``n_per_class`` items of each (default 4 x 9 = 36).

@@ -272,5 +272,5 @@ class CorpusSpec:
 
     @property
     def paper_sizes(self) -> tuple[int, int, int]:
-        """The paper's (train, val, test) sizes after the 4-class filter (method.md §8)."""
+        """The paper's (train, val, test) sizes after the 4-class filter (Mi et al., 2026, §3.1)."""
         return PAPER_SIZES[self.name]

@@ -1,4 +1,4 @@
-"""CaFE (Canadian French Emotional speech) -> 4-class utterances (corpora.md §4).
+"""CaFE (Canadian French Emotional speech) -> 4-class utterances (Gournay et al., 2018).
 
 Zenodo record 1478765: ``CaFE_48k.zip`` (48 kHz WAV) or ``CaFE_192k_1.zip`` + ``CaFE_192k_2.zip``
 (192 kHz / 24-bit; neutral files are AIFF). Emotion folders ``Colère/{Faible,Fort}/``, ``Joie/...``,

@@ -1,4 +1,4 @@
-"""EMO-DB (Berlin Database of Emotional Speech, German) -> 4-class utterances (corpora.md §3).
+"""EMO-DB (German; Burkhardt et al., 2005) -> 4-class utterances.
 
 ``download.zip`` unzips to ``erkennung.txt, erklaerung.txt, lablaut/, labsilb/, silb/, wav/``; the
 audio is ``wav/SSTTTEV.wav`` (535 files, 16 kHz mono). Files are found by name anywhere under the root:

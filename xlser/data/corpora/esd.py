@@ -1,4 +1,4 @@
-"""ESD (Emotional Speech Dataset), Mandarin speakers 0001-0010 -> 4-class utterances (corpora.md §2).
+"""ESD (Zhou et al., 2022), Mandarin speakers 0001-0010 -> 4-class utterances.
 
 The Google Drive zip unzips to ``Emotion Speech Dataset/`` with speaker folders ``0001/ ... 0020/``, each
 holding ``{spk}.txt`` and ``Neutral/ Angry/ Happy/ Sad/ Surprise/`` with ``{spk}_{6-digit index}.wav``

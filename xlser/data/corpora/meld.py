@@ -1,4 +1,4 @@
-"""MELD (Friends TV series, English; video) -> 4-class utterances (corpora.md §1).
+"""MELD (Friends TV series, English; video) -> 4-class utterances (Poria et al., 2019).
 
 ``MELD.Raw.tar.gz`` gives ``MELD.Raw/`` with ``train_sent_emo.csv`` (from ``train.tar.gz``),
 ``dev_sent_emo.csv``, ``test_sent_emo.csv`` and the media folders ``train_splits/``,

@@ -1,4 +1,4 @@
-"""URDU (Latif et al. 2018) -> 4-class utterances (corpora.md §5).
+"""URDU (Latif et al. 2018) -> 4-class utterances.
 
 GitHub ``siddiquelatif/URDU-Dataset`` ("Download ZIP" gives ``URDU-Dataset-master/``) holds
 ``Angry/ Happy/ Neutral/ Sad/`` with 100 WAVs each (44.1 kHz), flat. File names
