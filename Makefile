@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.xlser-installed
 
-.PHONY: setup book test lint freeze notebooks clean
+.PHONY: setup book test site-check lint freeze notebooks clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ book: $(STAMP)
 # pytest exits 5 when it collected nothing; that is not a failure of the suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || test $$? -eq 5
+
+# Browser check of the built book (after `make book`): every page in headless Chromium (Debian's
+# `chromium`); screenshots of key pages -> _build/screenshots/
+site-check: $(STAMP)
+	XLSER_SITE_CHECK=1 $(BIN)/python -m pytest tests/test_site.py -q
 
 # Chapters as .ipynb (for Jupyter/Colab users and teachers), without outputs -> _build/notebooks/
 notebooks: $(STAMP)
