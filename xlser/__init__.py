@@ -16,4 +16,13 @@ LANGUAGES: tuple[str, ...] = ("en", "zh", "de", "fr", "ur")
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
-__all__ = ["EMOTIONS", "LANGUAGES", "SPLITS", "__version__"]
+__all__ = ["EMOTIONS", "LANGUAGES", "SPLITS", "__version__", "load_run"]
+
+
+def __getattr__(name: str):
+    """``xlser.load_run`` (:func:`xlser.predict.load_run`), imported on first use (torch loads)."""
+    if name == "load_run":
+        from xlser.predict import load_run
+
+        return load_run
+    raise AttributeError(f"module 'xlser' has no attribute {name!r}")
