@@ -1,0 +1,326 @@
+"""``grid``: results.csv rebuilt from run folders, shards partition the grid, finished runs are skipped,
+arguments and stale folders are refused before anything is written, a SIGKILLed grid loses nothing.
+
+Most tests replace ``xlser.train.run_experiment`` by a fake that writes metrics.json, so no model is
+trained; the slow tests at the end run real smoke grids in subprocesses.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fake_runs import grid_folder, metrics_dict, write_run
+
+import xlser.book
+import xlser.train
+from xlser.config import SYSTEMS, save_config
+from xlser.grid import (
+    RESULT_COLUMNS,
+    GridError,
+    collect_results,
+    grid_runs,
+    parse_shard,
+    run_grid,
+    write_results,
+)
+from xlser.tasks import TASKS
+
+
+@pytest.fixture
+def no_synthesis(tmp_path, monkeypatch):
+    """Configs point at a (never read) manifest instead of synthesising the smoke corpus."""
+    fake = tmp_path / "synth" / "manifest.csv"
+    monkeypatch.setattr(xlser.book, "smoke_manifest", lambda seed=0: fake)
+    return fake
+
+
+@pytest.fixture
+def fake_train(monkeypatch):
+    """run_experiment -> writes config.yaml and a metrics.json; records (key, cfg, progress)."""
+    calls = []
+
+    def fake(cfg, run_dir, progress=True, overwrite=False, hooks=()):
+        run_dir = Path(run_dir)
+        calls.append((f"{cfg.task}/{cfg.system}/seed{cfg.seed}", cfg, progress))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml", overwrite=True)
+        m = metrics_dict(cfg.task, cfg.system, cfg.seed, 50.0 + cfg.seed, 40.0 + cfg.seed)
+        m["steps"] = cfg.train.max_steps
+        import torch
+
+        m["threads"] = torch.get_num_threads()
+        (run_dir / "metrics.json").write_text(json.dumps(m))
+        return m
+
+    monkeypatch.setattr(xlser.train, "run_experiment", fake)
+    return calls
+
+
+def test_collect_results_rebuilds_one_row_per_finished_run(tmp_path):
+    out = tmp_path / "g"
+    # written out of grid order; one unfinished folder (config only) and a stray folder
+    write_run(grid_folder(out, "zh-de", "baseline1", 1), "zh-de", "baseline1", 1, 61.0, 60.0)
+    write_run(grid_folder(out, "en-de", "wo_adv", 0), "en-de", "wo_adv", 0, 70.5, 69.25)
+    write_run(grid_folder(out, "en-de", "baseline1", 2), "en-de", "baseline1", 2, 55.0, 52.0)
+    write_run(grid_folder(out, "en-de", "baseline1", 0), "en-de", "baseline1", 0, 50.0, 48.0)
+    unfinished = grid_folder(out, "en-de", "proposed", 0)
+    unfinished.mkdir(parents=True)
+    (unfinished / "config.yaml").write_text("profile: smoke\n")
+    (out / "runs" / "en-de" / "proposed" / "notes").mkdir()
+
+    df = collect_results(out)
+    assert list(df.columns) == list(RESULT_COLUMNS)
+    # order: task order of TASKS, system order of SYSTEMS, seed
+    assert list(zip(df["task"], df["system"], df["seed"])) == [
+        ("en-de", "baseline1", 0),
+        ("en-de", "baseline1", 2),
+        ("en-de", "wo_adv", 0),
+        ("zh-de", "baseline1", 1),
+    ]
+    assert df["uar"].tolist() == [50.0, 55.0, 70.5, 61.0]
+    assert df["macro_f1"].tolist() == [48.0, 52.0, 69.25, 60.0]
+    assert df["source"].tolist() == ["en", "en", "en", "zh"]
+    assert set(df["target"]) == {"de"}
+    assert df["run"].tolist()[0] == "runs/en-de/baseline1/seed0"
+    assert json.loads(df["confusion"].iloc[0]) == metrics_dict("en-de", "x", 0, 0, 0)["confusion"]
+
+    # results.csv is the same table, written again from scratch each time (never appended)
+    (out / ".results.csv.abc.tmp").write_text("half a file from a killed writer")
+    write_results(out)
+    write_results(out)
+    back = pd.read_csv(out / "results.csv")
+    assert len(back) == 4
+    pd.testing.assert_frame_equal(
+        back[["task", "system", "seed", "uar", "macro_f1", "steps"]],
+        df[["task", "system", "seed", "uar", "macro_f1", "steps"]],
+        check_dtype=False,
+    )
+    assert not list(out.glob(".results.csv.*.tmp"))  # a killed writer's temp file is cleaned up
+
+
+def test_collect_results_refuses_a_misplaced_metrics_file(tmp_path):
+    out = tmp_path / "g"
+    folder = grid_folder(out, "en-de", "proposed", 0)
+    write_run(folder, "en-de", "wo_adv", 0, 1.0, 1.0)  # metrics of another system
+    with pytest.raises(ValueError, match=r"metrics.json is for en-de/wo_adv/seed0.*move it"):
+        collect_results(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7])
+def test_shards_partition_the_ordered_grid(n):
+    full = grid_runs(TASKS, SYSTEMS, [0, 1, 2])
+    assert len(full) == 9 * 6 * 3
+    shards = [grid_runs(TASKS, SYSTEMS, [0, 1, 2], shard=(i, n)) for i in range(1, n + 1)]
+    keys = [r.key for s in shards for r in s]
+    assert sorted(keys) == sorted(r.key for r in full) and len(set(keys)) == len(full)
+    for i, s in enumerate(shards, start=1):  # strided: runs i-1, i-1+n, ...
+        assert [r.key for r in s] == [r.key for r in full[i - 1 :: n]]
+    sizes = [len(s) for s in shards]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_grid_order_and_argument_errors():
+    runs = grid_runs("zh-de,en-de", "wo_adv,baseline1", "1,0")
+    assert [r.key for r in runs][:3] == [
+        "en-de/baseline1/seed0",
+        "en-de/baseline1/seed1",
+        "en-de/wo_adv/seed0",
+    ]
+    with pytest.raises(ValueError, match="unknown task.*en-xx.*en-de, zh-de"):
+        grid_runs("en-de,en-xx")
+    with pytest.raises(ValueError, match="unknown system.*propsed.*baseline1, baseline2"):
+        grid_runs(systems="propsed")
+    with pytest.raises(ValueError, match="--seeds"):
+        grid_runs(seeds="0,-1")
+    with pytest.raises(ValueError, match="--seeds"):
+        grid_runs(seeds="a")
+    for bad in ("0/3", "4/3", "a/b", "3", "1/0"):
+        with pytest.raises(ValueError, match="--shard expects I/N"):
+            parse_shard(bad)
+    assert parse_shard("3/3") == (3, 3)
+
+
+def test_run_grid_skips_finished_runs_and_trains_the_rest(tmp_path, no_synthesis, fake_train):
+    out = tmp_path / "g"
+    kw = dict(tasks="en-de", systems="proposed,wo_adv", seeds="0,1", max_steps=3, progress=False)
+    # two runs finished before (with this grid's config)
+    cfg = xlser.book.experiment(
+        "smoke",
+        task="en-de",
+        system="proposed",
+        seed=1,
+        **{"train.max_steps": 3, "output_dir": str((out / "runs").resolve())},
+    )
+    for system in ("proposed", "wo_adv"):
+        cfg.system = system
+        folder = grid_folder(out, "en-de", system, 1)
+        write_run(folder, "en-de", system, 1, 90.0, 89.0)
+        save_config(cfg, folder / "config.yaml")
+
+    df = run_grid(out, "smoke", **kw)
+    assert [c[0] for c in fake_train] == ["en-de/proposed/seed0", "en-de/wo_adv/seed0"]
+    assert all(c[2] is False for c in fake_train)  # progress=False inside the grid
+    assert all(c[1].train.max_steps == 3 and c[1].profile == "smoke" for c in fake_train)
+    assert fake_train[0][1].data.manifests == [str(no_synthesis)]
+    assert len(df) == 4 and df["uar"].tolist() == [50.0, 90.0, 50.0, 90.0]
+    assert df.attrs["grid"] == {
+        "selected": 4,
+        "finished_before": 2,
+        "trained": 2,
+        "failed": 0,
+        "busy": 0,
+    }
+    assert pd.read_csv(out / "results.csv")["seed"].tolist() == [0, 1, 0, 1]
+
+    fake_train.clear()
+    again = run_grid(out, "smoke", **kw)  # everything finished: nothing trained
+    assert fake_train == [] and len(again) == 4
+
+
+def test_run_grid_refuses_a_folder_trained_with_other_settings(tmp_path, no_synthesis, fake_train):
+    out = tmp_path / "g"
+    run_grid(out, "smoke", "en-de", "proposed", "0", max_steps=3, progress=False)
+    before = (out / "results.csv").read_text()
+    with pytest.raises(ValueError, match=r"config.yaml was written with other settings.*max_steps"):
+        run_grid(out, "smoke", "en-de", "proposed,wo_adv", "0", max_steps=5, progress=False)
+    assert len(fake_train) == 1  # nothing trained by the refused call
+    assert (out / "results.csv").read_text() == before
+
+
+def test_run_grid_validates_before_writing(tmp_path, no_synthesis, fake_train):
+    out = tmp_path / "g"
+    with pytest.raises(ValueError, match="unknown task.*en-de"):
+        run_grid(out, "smoke", tasks="en-de,xx-yy", progress=False)
+    with pytest.raises(ValueError, match="--jobs"):
+        run_grid(out, "smoke", tasks="en-de", jobs=0, progress=False)
+    with pytest.raises(ValueError, match="--shard"):
+        run_grid(out, "smoke", tasks="en-de", shard="2/1", progress=False)
+    with pytest.raises(ValueError, match="loss.w_ad"):  # a config typo, from ExperimentConfig
+        run_grid(out, "smoke", tasks="en-de", overrides={"loss.w_ad": 1}, progress=False)
+    with pytest.raises(ValueError, match="--set system"):
+        run_grid(out, "smoke", tasks="en-de", overrides={"system": "proposed"}, progress=False)
+    assert not out.exists() and fake_train == []
+
+
+def test_run_grid_continues_past_a_failed_run(tmp_path, no_synthesis, fake_train, monkeypatch):
+    good = xlser.train.run_experiment
+
+    def flaky(cfg, run_dir, **kw):
+        if cfg.system == "wo_adv":
+            raise ValueError("NaN loss at step 2 (term scl)")
+        return good(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(xlser.train, "run_experiment", flaky)
+    out = tmp_path / "g"
+    with pytest.raises(
+        GridError, match="(?s)1 of 3 runs failed.*wo_adv/seed0: ValueError: NaN"
+    ) as e:
+        run_grid(out, "smoke", "en-de", "proposed,wo_adv,wo_scl", "0", progress=False)
+    assert e.value.results["system"].tolist() == ["proposed", "wo_scl"]
+    assert list(e.value.failures) == ["en-de/wo_adv/seed0"]
+
+
+def test_run_grid_leaves_a_run_another_process_trains(tmp_path, no_synthesis, fake_train):
+    out = tmp_path / "g"
+    busy = grid_folder(out, "en-de", "wo_adv", 0)
+    busy.mkdir(parents=True)
+    fd = os.open(busy, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as a second grid process training that run would
+    try:
+        df = run_grid(out, "smoke", "en-de", "proposed,wo_adv", "0", progress=False)
+    finally:
+        os.close(fd)
+    assert [c[0] for c in fake_train] == ["en-de/proposed/seed0"]
+    assert df.attrs["grid"]["busy"] == 1 and df["system"].tolist() == ["proposed"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork workers see the monkeypatched trainer")
+def test_run_grid_jobs_run_in_workers_with_their_share_of_threads(
+    tmp_path, no_synthesis, fake_train
+):
+    from xlser.grid import _cpus
+
+    out = tmp_path / "g"
+    df = run_grid(out, "smoke", "en-de,zh-de", "proposed,wo_adv", "0", jobs=2, progress=False)
+    assert df.attrs["grid"]["trained"] == 4 and len(df) == 4
+    threads = {json.loads(p.read_text())["threads"] for p in out.glob("runs/*/*/*/metrics.json")}
+    assert threads == {max(1, _cpus() // 2)}
+    assert fake_train == []  # the calls happened in the worker processes
+
+
+def test_cli_grid_prints_the_results_path(tmp_path, no_synthesis, fake_train, capsys):
+    from xlser.cli import main
+
+    out = tmp_path / "g"
+    argv = ["grid", "--profile", "smoke", "--out", str(out), "--tasks", "en-de"]
+    argv += ["--systems", "proposed", "--seeds", "0,1", "--max-steps", "2", "--no-progress"]
+    assert main(argv) == 0
+    line = capsys.readouterr().out
+    assert "results.csv: 2 finished runs (this call: 2 trained, 0 already finished)" in line
+    assert main([*argv[:5], "--tasks", "xx-yy"]) == 2
+    assert "unknown task" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- real grids
+def _grid_cmd(out: Path, env_data: Path) -> tuple[list[str], dict]:
+    cmd = [sys.executable, "-m", "xlser", "grid", "--profile", "smoke", "--out", str(out)]
+    cmd += ["--tasks", "en-de", "--systems", "baseline1,proposed", "--seeds", "0,1"]
+    cmd += ["--max-steps", "2", "--no-progress"]
+    return cmd, {**os.environ, "XLSER_DATA": str(env_data)}
+
+
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory):
+    """The synthetic corpus, made once for the slow tests (the grid would make it too)."""
+    from xlser.world.synthesis import ensure_synthetic
+
+    data = tmp_path_factory.mktemp("data")
+    ensure_synthetic(data / "synth" / "manifest.csv", seed=0)
+    return data
+
+
+@pytest.mark.slow
+def test_real_smoke_grid_end_to_end(tmp_path, smoke_data):
+    out = tmp_path / "g"
+    cmd, env = _grid_cmd(out, smoke_data)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 4 and set(df["steps"]) == {2}
+    assert df["uar"].between(0, 100).all()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert "0 trained, 4 already finished" in again.stdout
+
+
+@pytest.mark.slow
+def test_sigkilled_grid_resumes_to_exactly_one_result_per_run(tmp_path, smoke_data):
+    """Kill a real grid subprocess with SIGKILL at a few moments, rerun the same command each time,
+    and end with one valid row per (task, system, seed) and readable run folders."""
+    out = tmp_path / "g"
+    cmd, env = _grid_cmd(out, smoke_data)
+    for delay in (3.0, 9.0, 15.0):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if (out / "results.csv").exists():  # never a half-written CSV
+            partial = pd.read_csv(out / "results.csv")
+            assert not partial.duplicated(["task", "system", "seed"]).any()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    df = pd.read_csv(out / "results.csv")
+    keys = sorted(zip(df["task"], df["system"], df["seed"]))
+    assert keys == sorted(("en-de", s, k) for s in ("baseline1", "proposed") for k in (0, 1))
+    pd.testing.assert_frame_equal(df, collect_results(out), check_dtype=False)
+    for p in out.glob("runs/*/*/*/metrics.json"):
+        assert json.loads(p.read_text())["steps"] == 2
