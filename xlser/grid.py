@@ -171,7 +171,7 @@ def grid_runs(
 ) -> list[GridRun]:
     """The ordered grid (tasks, then systems, then seeds), or shard ``(I, N)``'s strided slice.
 
-    >>> [r.key for r in grid_runs(["en-de"], ["proposed", "wo_adv"], [0, 1], shard=(2, 3))]
+    >>> [r.key for r in grid_runs(["en-de"], ["proposed", "wo_adv"], [0, 1], shard=(2, 2))]
     ['en-de/proposed/seed1', 'en-de/wo_adv/seed1']
     """
     runs = [

@@ -67,8 +67,8 @@ def uar_standard_error(confusion: Any) -> float:
     utterances (rows of ``confusion`` = true class). Two runs whose UARs differ by less than about
     2 SE are not told apart by this test set.
 
-    >>> round(uar_standard_error([[8, 2], [5, 5]]), 3)  # recalls 0.8 (n 10), 0.5 (n 10)
-    10.308
+    >>> round(uar_standard_error([[8, 2], [5, 5]]), 3)  # sqrt(.8*.2/10 + .5*.5/10) / 2
+    10.124
     """
     cm = np.asarray(confusion, dtype=float)
     n = cm.sum(axis=1)
@@ -80,8 +80,8 @@ def uar_standard_error(confusion: Any) -> float:
 def t_interval(values: Any, level: float = 0.95) -> tuple[float, float]:
     """Two-sided t confidence interval of the mean (NaNs when fewer than 2 values).
 
-    >>> t_interval([1.0, 3.0])  # mean 2, SE 1, t(0.975, 1) = 12.706
-    (-10.706204736174705, 14.706204736174705)
+    >>> [round(x, 3) for x in t_interval([1.0, 3.0])]  # mean 2, SE 1, t(0.975, 1) = 12.706
+    [-10.706, 14.706]
     """
     from scipy import stats
 
@@ -286,15 +286,18 @@ class Report:
                 if u.empty:
                     continue
                 u, f = u.iloc[0], f.iloc[0]
+                label = t
+                if t == AVERAGE and u["n_tasks"] < len(TASKS):
+                    label = f"{AVERAGE} ({u['n_tasks']} tasks)"
                 rows.append(
                     {
-                        "Task": t,
-                        "UAR Δ (seeds)": _pm(u["mean"], u["std"], u["n_seeds"], None, show_n=True),
+                        "Task": label,
+                        "UAR Δ (seeds)": _pm(u["mean"], u["std"], u["n_seeds"], None, True, True),
                         "95% CI seeds": _ci(u["t_lo"], u["t_hi"]),
                         "95% CI test": _ci(u["boot_lo"], u["boot_hi"]),
                         "UAR": _verdict(u["within_noise"]),
                         "UAR Δ (paper)": _num(u["paper"]),
-                        "F1 Δ": _pm(f["mean"], f["std"], f["n_seeds"], None, show_n=True),
+                        "F1 Δ": _pm(f["mean"], f["std"], f["n_seeds"], None, True, True),
                         "F1": _verdict(f["within_noise"]),
                         "F1 Δ (paper)": _num(f["paper"]),
                     }
@@ -504,11 +507,13 @@ def _num(v: float, sign: bool = True) -> str:
     return DASH if pd.isna(v) else f"{v:+.2f}" if sign else f"{v:.2f}"
 
 
-def _pm(mean: float, std: float, n: int, n_common: int | None, show_n: bool = False) -> str:
+def _pm(
+    mean: float, std: float, n: int, n_common: int | None, show_n: bool = False, sign: bool = False
+) -> str:
     """``mean ± std`` (2 decimals), ``(n=k)`` when asked or when k differs from ``n_common``."""
     if pd.isna(mean):
         return DASH
-    s = f"{mean:.2f}" + ("" if pd.isna(std) else f" ± {std:.2f}")
+    s = (f"{mean:+.2f}" if sign else f"{mean:.2f}") + ("" if pd.isna(std) else f" ± {std:.2f}")
     if show_n or (n_common and n != n_common):
         s += f" (n={int(n)})"
     return s
