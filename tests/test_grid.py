@@ -38,9 +38,9 @@ from xlser.tasks import TASKS
 @pytest.fixture
 def no_synthesis(tmp_path, monkeypatch):
     """Configs point at a (never read) manifest instead of synthesising the smoke corpus."""
-    fake = tmp_path / "synth" / "manifest.csv"
-    monkeypatch.setattr(xlser.book, "smoke_manifest", lambda seed=0: fake)
-    return fake
+    monkeypatch.setenv("XLSER_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(xlser.book, "smoke_manifest", lambda seed=0: None)
+    return tmp_path / "data" / "synth" / "manifest.csv"
 
 
 @pytest.fixture
@@ -257,8 +257,11 @@ def test_run_grid_jobs_run_in_workers_with_their_share_of_threads(
     assert fake_train == []  # the calls happened in the worker processes
 
 
-def test_cli_grid_prints_the_results_path(tmp_path, no_synthesis, fake_train, capsys):
-    from xlser.cli import main
+def test_cli_grid_prints_the_results_path(tmp_path, no_synthesis, fake_train, capsys, monkeypatch):
+    import xlser.cli
+
+    monkeypatch.setattr(xlser.cli, "COMMANDS", ("xlser.grid",))
+    main = xlser.cli.main
 
     out = tmp_path / "g"
     argv = ["grid", "--profile", "smoke", "--out", str(out), "--tasks", "en-de"]

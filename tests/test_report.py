@@ -240,8 +240,11 @@ def test_report_refuses_mixed_profiles_and_writes_its_files(tmp_path):
     assert len(t2) == (9 + 1) * 6  # every task (and the Average) × system, missing ones too
 
 
-def test_cli_report(tmp_path, capsys):
-    from xlser.cli import main
+def test_cli_report(tmp_path, capsys, monkeypatch):
+    import xlser.cli
+
+    monkeypatch.setattr(xlser.cli, "COMMANDS", ("xlser.report",))
+    main = xlser.cli.main
 
     out = tmp_path / "g"
     _bootstrap_grid(out, acc_b=0.7)

@@ -13,7 +13,7 @@ with exactly one row per (task, system, seed). Re-running skips finished runs; a
 resumes from its last checkpoint (:func:`xlser.train.run_experiment`).
 
 Safety when several processes share ``OUT`` (shards on one file system, two terminals): the CSV is
-written atomically (temp file, fsync, rename) while holding an exclusive ``fcntl.flock`` on
+written atomically (temp file, fsync, rename: :func:`xlser.io.atomic_write_text`) while holding an exclusive ``fcntl.flock`` on
 ``OUT/.lock``, and each run folder is locked (``flock`` on the folder) while it trains, so a run
 another process is training is left to it. Before anything is written, the arguments are checked
 and every run folder that already holds a ``config.yaml`` must hold this grid's config (a folder
@@ -33,7 +33,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -44,6 +43,8 @@ from typing import Any
 import pandas as pd
 
 from xlser.config import PROFILES, SYSTEMS
+from xlser.errors import XlserError
+from xlser.io import atomic_write_text, read_json
 from xlser.tasks import TASKS
 
 RESULTS = "results.csv"
@@ -74,7 +75,11 @@ RESULT_COLUMNS: tuple[str, ...] = (
 relative to the grid folder."""
 
 
-class GridError(RuntimeError):
+class GridArgumentError(XlserError, ValueError):
+    """A grid argument or grid folder is unusable; the message names it and the fix."""
+
+
+class GridError(XlserError, RuntimeError):
     """Some runs of a grid failed; the others finished. ``results`` is the rebuilt table."""
 
     def __init__(self, message: str, results: pd.DataFrame, failures: dict[str, str]):
@@ -112,7 +117,7 @@ def parse_list(value: str | Sequence[str] | None, valid: Sequence[str], what: st
     items = [str(v).strip() for v in items if str(v).strip()]
     bad = [v for v in items if v not in valid]
     if bad or not items:
-        raise ValueError(
+        raise GridArgumentError(
             f"--{what}s: unknown {what}(s) {bad or items}; choose from {', '.join(valid)} "
             "(comma-separated)"
         )
@@ -131,11 +136,13 @@ def parse_seeds(value: str | Iterable[int] | None) -> list[int]:
     try:
         seeds = sorted({int(str(s).strip()) for s in items if str(s).strip()})
     except ValueError:
-        raise ValueError(
+        raise GridArgumentError(
             f"--seeds expects comma-separated integers (e.g. 0,1,2), got {value!r}"
         ) from None
     if not seeds or seeds[0] < 0:
-        raise ValueError(f"--seeds expects non-negative integers (e.g. 0,1,2), got {value!r}")
+        raise GridArgumentError(
+            f"--seeds expects non-negative integers (e.g. 0,1,2), got {value!r}"
+        )
     return seeds
 
 
@@ -156,7 +163,7 @@ def parse_shard(value: str | tuple[int, int] | None) -> tuple[int, int] | None:
     else:
         shard = (int(value[0]), int(value[1]))
     if not 1 <= shard[0] <= shard[1]:
-        raise ValueError(
+        raise GridArgumentError(
             f"--shard expects I/N with 1 <= I <= N (1-based: the shards of 4 machines are 1/4, "
             f"2/4, 3/4, 4/4), got {value!r}"
         )
@@ -206,16 +213,10 @@ def collect_results(out: str | os.PathLike) -> pd.DataFrame:
             seed = int(run.name[len("seed") :])
         except ValueError:
             continue
-        try:
-            m = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(
-                f"{path}: unreadable metrics.json ({e}); move the folder {run} away to train "
-                "that run again"
-            ) from e
+        m = read_json(path, f"move the folder {run} away to train that run again")
         where = (run.parent.parent.name, run.parent.name, seed)
         if (m.get("task"), m.get("system"), m.get("seed")) != where:
-            raise ValueError(
+            raise GridArgumentError(
                 f"{path} is for {m.get('task')}/{m.get('system')}/seed{m.get('seed')} but lies in "
                 f"the folder of {where[0]}/{where[1]}/seed{seed}; move it to its own folder"
             )
@@ -226,32 +227,6 @@ def collect_results(out: str | os.PathLike) -> pd.DataFrame:
         rows.append(row)
     rows.sort(key=lambda r: _order_key(r["task"], r["system"], r["seed"]))
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-
-
-def atomic_write_durable(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path``: temp file in the same folder, fsync, rename, fsync the folder.
-
-    A reader (or a process killed at any point) sees the old file or the new one, never a mix.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 @contextlib.contextmanager
@@ -273,17 +248,18 @@ def write_results(out: str | os.PathLike) -> pd.DataFrame:
         for stale in out.glob(f".{RESULTS}.*.tmp"):  # left by a writer killed mid-write
             stale.unlink(missing_ok=True)
         df = collect_results(out)
-        atomic_write_durable(out / RESULTS, df.to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(out / RESULTS, df.to_csv(index=False, lineterminator="\n"))
     return df
 
 
 # ----------------------------------------------------------------------------- running
-def _config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-    """Dotted keys where two nested dicts differ."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = list(dict.fromkeys([*a, *b]))
-        return [k for key in keys for k in _config_diff(a.get(key), b.get(key), f"{prefix}{key}.")]
-    return [] if a == b else [prefix.rstrip(".")]
+def _config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``"key: old -> new"`` for every dotted key where two nested config dicts differ
+    (``output_dir`` aside: it does not change a run's results)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [k for k in dict.fromkeys([*old, *new]) if k != "output_dir"]
+        return [d for k in keys for d in _config_diff(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
 def _check_folder(cfg, run_dir: Path) -> None:
@@ -295,10 +271,10 @@ def _check_folder(cfg, run_dir: Path) -> None:
         return
     diff = _config_diff(asdict(load_config(path)), asdict(cfg))
     if diff:
-        raise ValueError(
-            f"{path} was written with other settings ({', '.join(diff[:6])}"
-            f"{', ...' if len(diff) > 6 else ''} differ from this grid's); use another --out, "
-            "or the settings that folder was trained with"
+        raise GridArgumentError(
+            f"{path} was written with other settings ({'; '.join(diff[:6])}"
+            f"{'; ...' if len(diff) > 6 else ''}); use another --out, or the settings that "
+            "folder was trained with"
         )
 
 
@@ -359,19 +335,21 @@ def run_grid(
 
     prof = profile or env_profile()
     if prof not in PROFILES:
-        raise ValueError(f"--profile {prof!r} is not one of {list(PROFILES)}")
+        raise GridArgumentError(f"--profile {prof!r} is not one of {list(PROFILES)}")
     if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"--jobs expects a positive integer, got {jobs!r}")
+        raise GridArgumentError(f"--jobs expects a positive integer, got {jobs!r}")
     if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise ValueError(f"--max-steps expects a positive integer, got {max_steps!r}")
+        raise GridArgumentError(f"--max-steps expects a positive integer, got {max_steps!r}")
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder for the grid")
+        raise GridArgumentError(f"--out {out} is a file; give a folder for the grid")
     runs = grid_runs(tasks, systems, seeds, parse_shard(shard))
     over = dict(overrides or {})
     for key in ("task", "system", "seed", "profile"):
         if key in over:
-            raise ValueError(f"--set {key}=... is chosen by the grid; use --{key}s / --profile")
+            raise GridArgumentError(
+                f"--set {key}=... is chosen by the grid; use --{key}s / --profile"
+            )
     if max_steps is not None:
         over["train.max_steps"] = max_steps
     over.setdefault("output_dir", str(out / "runs"))
@@ -489,7 +467,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cli(args: argparse.Namespace) -> int:
-    from xlser.train import parse_overrides
+    from xlser.cli import parse_overrides
 
     start = time.time()
     try:

@@ -43,6 +43,7 @@ import pandas as pd
 
 from xlser import EMOTIONS, LANGUAGES
 from xlser.config import SYSTEMS
+from xlser.errors import XlserError
 from xlser.paper import PAPER_TABLE2
 from xlser.systems import SYSTEM_SPECS
 from xlser.tasks import TASKS, parse_task
@@ -57,6 +58,10 @@ COMPARISONS: tuple[tuple[str, str], ...] = (
 AVERAGE = "Average"
 DASH = "—"
 _PAPER_INDEX = {"uar": 0, "macro_f1": 1}
+
+
+class ReportError(XlserError, ValueError):
+    """Results that cannot be reported as asked; the message names the file or column and the fix."""
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -117,7 +122,7 @@ def _labels(values: pd.Series, where: str) -> np.ndarray:
         return values.to_numpy(dtype=np.int64)
     bad = sorted(set(values) - set(EMOTIONS))
     if bad:
-        raise ValueError(f"{where}: unknown emotion label(s) {bad}; expected {list(EMOTIONS)}")
+        raise ReportError(f"{where}: unknown emotion label(s) {bad}; expected {list(EMOTIONS)}")
     return values.map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy(dtype=np.int64)
 
 
@@ -153,7 +158,7 @@ class _Bootstrap:
             rng = np.random.default_rng([self.seed, lang])
             self.index[target] = rng.integers(0, len(utts), size=(self.n_boot, len(utts)))
         elif not np.array_equal(self.utts[target], utts):
-            raise ValueError(
+            raise ReportError(
                 f"{path}: its target ({target}) test utterances differ from another run's of the "
                 "same target; a paired comparison needs the same test set (same manifests)"
             )
@@ -308,7 +313,7 @@ class Report:
 
     def write(self, out_dir: str | os.PathLike) -> list[Path]:
         """``table2.md``, ``table2.csv``, ``differences.csv`` (+ ``table1.csv``) in ``out_dir``."""
-        from xlser.data.manifest import atomic_write_text
+        from xlser.io import atomic_write_text
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -334,17 +339,17 @@ def report(
     df, root = load_results(results_or_dir)
     need = {"task", "system", "seed", *METRICS}
     if missing := need - set(df.columns):
-        raise ValueError(f"results lack column(s) {sorted(missing)}; rebuild them with `grid`")
+        raise ReportError(f"results lack column(s) {sorted(missing)}; rebuild them with `grid`")
     profiles = sorted(set(df["profile"].dropna())) if "profile" in df else []
     if len(profiles) > 1:
-        raise ValueError(
+        raise ReportError(
             f"results mix profiles {profiles}; report one grid folder (one profile) at a time"
         )
     df = df.copy()
     df["seed"] = df["seed"].astype(int)
     dup = df[df.duplicated(["task", "system", "seed"], keep=False)]
     if len(dup):
-        raise ValueError(
+        raise ReportError(
             f"results hold (task, system, seed) more than once: {dup.iloc[0].to_dict()}"
         )
     tasks = [*TASKS, *sorted(set(df["task"]) - set(TASKS))]  # all nine: missing cells show "—"

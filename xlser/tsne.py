@@ -34,6 +34,12 @@ import numpy as np
 import pandas as pd
 
 from xlser import EMOTIONS, LANGUAGES
+from xlser.errors import XlserError
+
+
+class TsneError(XlserError, ValueError):
+    """A run folder or option Fig. 2 cannot use; the message names it and the fix."""
+
 
 PREDICTIONS = "predictions.csv"
 EMBEDDINGS = "embeddings.safetensors"
@@ -41,7 +47,7 @@ EMBEDDINGS = "embeddings.safetensors"
 
 def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray]:
     """A run folder's test ``predictions.csv`` rows and their embeddings ``(N, D)`` float32."""
-    from safetensors.numpy import load_file
+    from xlser.io import read_tensors
 
     run = Path(run_dir)
     pred_path, emb_path = run / PREDICTIONS, run / EMBEDDINGS
@@ -52,18 +58,18 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray]:
                 "xlser (train it with `python -m xlser train` or `grid`)"
             )
     pred = pd.read_csv(pred_path)
-    tensors = load_file(str(emb_path))
+    tensors = read_tensors(emb_path, "train the run again")
     if "embeddings" not in tensors:
-        raise ValueError(f"{emb_path} has no tensor 'embeddings' (has {sorted(tensors)})")
-    emb = np.asarray(tensors["embeddings"], dtype=np.float32)  # (N, D)
+        raise TsneError(f"{emb_path} has no tensor 'embeddings' (has {sorted(tensors)})")
+    emb = tensors["embeddings"].float().numpy()  # (N, D)
     if emb.ndim != 2 or len(emb) != len(pred):
-        raise ValueError(
+        raise TsneError(
             f"{emb_path}: embeddings of shape {emb.shape} do not match the {len(pred)} rows of "
             f"{pred_path}; the run folder is incomplete, train it again"
         )
     missing = {"utt_id", "language", "speaker", "emotion"} - set(pred.columns)
     if missing:
-        raise ValueError(f"{pred_path} lacks column(s) {sorted(missing)}")
+        raise TsneError(f"{pred_path} lacks column(s) {sorted(missing)}")
     if "split" in pred:
         keep = (pred["split"] == "test").to_numpy()
         pred, emb = pred[keep].reset_index(drop=True), emb[keep]
@@ -83,25 +89,25 @@ def select_utterances(pred: pd.DataFrame, per_emotion: int | None = 6, seed: int
     """Row positions of ``per_emotion`` random utterances per (language, emotion), sorted.
 
     Each (language, emotion) group draws without replacement with its own generator seeded by
-    ``(seed, language, emotion)``, among its rows sorted by ``utt_id``: the choice does not depend
+    ``seed`` and the group's names, among its rows sorted by ``utt_id``: the choice does not depend
     on the CSV's row order or on the other groups. A group with fewer rows keeps all of them;
     ``per_emotion=None`` keeps every row.
     """
     if per_emotion is None:
         return np.arange(len(pred))
     if per_emotion < 1:
-        raise ValueError(f"--per-emotion must be >= 1, got {per_emotion}")
+        raise TsneError(f"--per-emotion must be >= 1, got {per_emotion}")
     langs = [x for x in LANGUAGES if x in set(pred["language"])]
     langs += sorted(set(pred["language"]) - set(langs))
     emos = [e for e in EMOTIONS if e in set(pred["emotion"])]
     emos += sorted(set(pred["emotion"]) - set(emos))
     chosen = []
-    for i, lang in enumerate(langs):
-        for j, emo in enumerate(emos):
+    for lang in langs:
+        for emo in emos:
             group = pred.index[(pred["language"] == lang) & (pred["emotion"] == emo)]
             ids = pred.loc[group, "utt_id"].astype(str).to_numpy()
             rows = np.asarray(group)[np.argsort(ids, kind="stable")]
-            rng = np.random.default_rng([seed, i, j])
+            rng = np.random.default_rng([seed, *map(ord, f"{lang}/{emo}")])
             k = min(per_emotion, len(rows))
             chosen.append(rows[rng.choice(len(rows), size=k, replace=False)])
     return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
@@ -117,15 +123,21 @@ def perplexity_for(n: int) -> float:
 
 
 def tsne_2d(emb: np.ndarray, seed: int = 0, perplexity: float | None = None) -> np.ndarray:
-    """scikit-learn t-SNE of ``emb`` ``(N, D)`` with cosine distances, PCA init -> ``(N, 2)``."""
+    """scikit-learn t-SNE of ``emb`` ``(N, D)`` with cosine distances, PCA init -> ``(N, 2)``.
+
+    Runs on one OpenMP thread: on a busy machine, Barnes-Hut's threads spin-wait and a
+    120-point map took 17 s instead of 1.3 s (2 shared cores); a few thousand points take seconds.
+    """
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     n = len(emb)
     if n < 4:
-        raise ValueError(f"t-SNE needs at least 4 utterances, got {n}; use --all or more data")
+        raise TsneError(f"t-SNE needs at least 4 utterances, got {n}; use --all or more data")
     perp = perplexity if perplexity is not None else perplexity_for(n)
     model = TSNE(2, perplexity=perp, metric="cosine", init="pca", random_state=seed)
-    return model.fit_transform(np.asarray(emb, dtype=np.float64))
+    with threadpool_limits(1):
+        return model.fit_transform(np.asarray(emb, dtype=np.float64))
 
 
 def silhouette(emb: np.ndarray, labels: Any) -> float | None:
@@ -256,7 +268,7 @@ def figure2(
     """Fig. 2 of one run folder: t-SNE of ``per_emotion`` test utterances per emotion per language
     (``None``: all), saved as ``tsne.<fmt>`` (``tsne_all.<fmt>``) with ``.json`` scores beside, in
     ``out`` (default: the run folder); ``formats=()`` draws without writing anything."""
-    from xlser.data.manifest import atomic_write_text
+    from xlser.io import atomic_write, write_json
 
     run = Path(run_dir)
     pred, emb = load_run(run)
@@ -292,14 +304,10 @@ def figure2(
         stem = "tsne" if per_emotion is not None else "tsne_all"
         for fmt in formats:
             path = dest / f"{stem}.{fmt}"
-            tmp = dest / f".{stem}.{fmt}.tmp"
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-            os.replace(tmp, path)
+            atomic_write(path, lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=150))
             result.files.append(path)
-        path = dest / f"{stem}.json"
-        text = json.dumps(result.scores, indent=2, allow_nan=False)
-        atomic_write_text(path, text + "\n")
-        result.files.append(path)
+        write_json(dest / f"{stem}.json", result.scores)  # strict: NaN became null
+        result.files.append(dest / f"{stem}.json")
     return result
 
 
