@@ -136,6 +136,11 @@ def plot_matrix(
     )  # fmt: skip
     ax.grid(False)
     ax.set_title(title)
+    if max(len(str(c)) for c in m.columns) * m.shape[1] > 40:  # long labels: slant them
+        ax.tick_params(axis="x", labelrotation=40)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
     return fig
 
 
@@ -238,7 +243,7 @@ def plot_curves(
         ax.set_xlabel(x)
         ax.set_title(str(panel) if panel is not None else (title or ""))
     for ax in axes[:, 0]:
-        ax.set_ylabel(ylabel or y)
+        ax.set_ylabel(y if ylabel is None else ylabel)
     handles = [
         plt.Line2D([], [], color=CURVE_COLORS[i % len(CURVE_COLORS)], lw=2, label=str(h))
         for i, h in enumerate(hues)
@@ -338,7 +343,7 @@ def plot_bars(
         if panel is not None:
             ax.set_title(str(panel))
     for ax in axes[:, 0]:
-        ax.set_ylabel(ylabel or y)
+        ax.set_ylabel(y if ylabel is None else ylabel)
     handles = [
         plt.Rectangle(
             (0, 0), 1, 1, color=CURVE_COLORS[j % len(CURVE_COLORS)], alpha=0.75, label=str(h)
