@@ -39,6 +39,8 @@ from xlser import EMOTIONS
 from xlser.config import ExperimentConfig, load_config
 from xlser.data.audio import MIN_SECONDS, AudioError, load_audio
 from xlser.encoder import EncoderNotFoundError
+from xlser.experiment import RunFolderError, is_run_folder, load_trainable
+from xlser.io import read_json, read_tensors
 from xlser.model import SERModel, build_model
 
 __all__ = [
@@ -62,11 +64,8 @@ AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 PROB_COLUMNS: tuple[str, ...] = tuple(f"prob_{e}" for e in EMOTIONS)
 COLUMNS: tuple[str, ...] = ("input", "pred", *PROB_COLUMNS, "duration_s", "n_windows")
 """The columns of :meth:`Run.predict`'s table (plus ``embedding`` on request)."""
-RUN_FILES: tuple[str, ...] = ("config.yaml", "model.safetensors", "metrics.json")
-
-
-class RunFolderError(ValueError):
-    """The folder is not a finished run, or its tensors do not fit its config."""
+NEEDED: tuple[str, ...] = ("config.yaml", "model.safetensors", "metrics.json")
+"""What :func:`load_run` reads from a run folder (:mod:`xlser.experiment` lists all it holds)."""
 
 
 def window_starts(n: int, window: int, hop: int) -> list[int]:
@@ -137,16 +136,20 @@ class Run:
             if sample_rate is None:
                 raise ValueError("a waveform array needs its sample_rate, e.g. predict(x, 44100)")
             rows = [self._row("<array>", to_mono_16k(x, sample_rate), return_embeddings)]
-        return pd.DataFrame(rows)
+        columns = [*COLUMNS, "embedding"] if return_embeddings else list(COLUMNS)
+        return pd.DataFrame(rows, columns=columns)
 
     def predict_files(
         self, paths: Sequence[str | os.PathLike], progress: bool = False
     ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-        """:meth:`predict` for files; unreadable ones are listed ``(path, reason)``, not raised."""
+        """:meth:`predict` for files; unreadable ones are listed ``(path, reason)``, not raised.
+
+        ``progress`` shows a bar when stderr is a terminal.
+        """
         from tqdm.auto import tqdm
 
         rows, failed = [], []
-        for p in tqdm(paths, desc="predict", unit="file", disable=not progress):
+        for p in tqdm(paths, desc="predict", unit="file", disable=None if progress else True):
             try:
                 rows.append(self._row(str(p), load_audio(p, SAMPLE_RATE), False))
             except AudioError as e:
@@ -160,7 +163,7 @@ class Run:
         probs, embs = [], []
         for s in window_starts(wave.numel(), win, hop):
             x = wave[s : s + win]  # (S_w,)
-            if self.cfg.data.normalize:  # as the trainer's collate: zero mean, unit variance
+            if self.normalize:  # zero mean, unit variance, as in training
                 x = (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-7)
             with self._autocast():
                 out = self.model(x[None].to(self.device))  # (1, S_w) -> logits (1, C), e (1, D)
@@ -172,6 +175,12 @@ class Run:
         if return_embeddings:
             row["embedding"] = torch.stack(embs).mean(0).cpu().numpy()  # (W, D) -> (D,)
         return row
+
+    @property
+    def normalize(self) -> bool:
+        """As the trainer: ``data.normalize``, unless the checkpoint's ``do_normalize`` is off."""
+        info = self.model.info
+        return self.cfg.data.normalize and (info is None or info.do_normalize)
 
     def _autocast(self):
         """The trainer's evaluation precision: bf16/fp16 autocast on CUDA if set, else fp32."""
@@ -216,11 +225,11 @@ def load_run(
             encoder folder the run was trained on has moved.
 
     Raises:
-        RunFolderError: Not a finished run folder, or ``model.safetensors`` does not fit the model.
+        RunFolderError: Not a finished run folder, or its tensors do not fit the model.
         EncoderNotFoundError: The run's encoder checkpoint cannot be found; names the key to set.
     """
     run_dir = Path(run_dir)
-    missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
+    missing = [f for f in NEEDED if not (run_dir / f).is_file()]
     if missing:
         raise RunFolderError(_not_a_run(run_dir, missing))
     cfg = load_config(run_dir / "config.yaml", **dict(overrides or {}))
@@ -240,47 +249,29 @@ def load_run(
             f"is now: load_run(run_dir, overrides={{'{key}': FOLDER}}) or "
             f"python -m xlser predict --set {key}=FOLDER ..."
         ) from e
-    load_trained_tensors(model, run_dir / "model.safetensors")
+    path = run_dir / "model.safetensors"
+    tensors = read_tensors(path, "train the run again (python -m xlser train --overwrite)")
+    # the speaker adversary (eq. 9) only shapes training: its head is not built for inference
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("speaker_head.")}
+    try:
+        load_trainable(model, tensors, path)
+    except RuntimeError as e:  # same names, other shapes: config.yaml was edited
+        raise RunFolderError(f"{path}: does not fit the model config.yaml builds: {e}") from e
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     window = cfg.data.eval_max_seconds or WINDOW_S
     hop = window / 2 if cfg.data.eval_max_seconds else HOP_S
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics = read_json(run_dir / "metrics.json")
     return Run(run_dir, cfg, metrics, model.to(device).eval(), torch.device(device), window, hop)
-
-
-def load_trained_tensors(model: SERModel, path: Path) -> None:
-    """Load ``model.safetensors`` into ``model``: every trainable tensor, nothing foreign.
-
-    ``speaker_head.*`` (the adversary of eq. 9) is skipped: inference does not use it.
-    """
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(path))
-    state = model.state_dict()
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    unexpected = sorted(k for k in tensors if k not in state and not k.startswith("speaker_head."))
-    missing = sorted(trainable - set(tensors))
-    if unexpected or missing:
-        raise RunFolderError(
-            f"{path} does not fit the model its config.yaml builds: missing {missing[:5]} "
-            f"({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)}). Was config.yaml "
-            "edited, or the run written by another xlser version? Train it again "
-            "(python -m xlser train)"
-        )
-    try:
-        model.load_state_dict({k: v for k, v in tensors.items() if k in state}, strict=False)
-    except RuntimeError as e:  # shapes differ
-        raise RunFolderError(f"{path} does not fit the model its config.yaml builds: {e}") from e
 
 
 def _not_a_run(run_dir: Path, missing: list[str]) -> str:
     make = "python -m xlser train --profile smoke --task en-de --system proposed --out RUN_DIR"
     if not run_dir.is_dir():
         return f"run folder {run_dir} does not exist; make one with: {make}"
-    if (run_dir / "config.yaml").is_file() and (run_dir / "checkpoint.pt").is_file():
+    if is_run_folder(run_dir) and (run_dir / "config.yaml").is_file():
         return (
-            f"{run_dir} is a run that has not finished (no {', '.join(missing)}); continue it: "
+            f"{run_dir} is a run that has not finished (no {', '.join(missing)}); finish it: "
             f"python -m xlser train --config {run_dir / 'config.yaml'} --out {run_dir}"
         )
     return (
@@ -333,8 +324,8 @@ def register_cli(subparsers) -> None:
 def _cli(args) -> int:
     import sys
 
-    from xlser.data.manifest import atomic_write_text
-    from xlser.train import parse_overrides
+    from xlser.cli import parse_overrides
+    from xlser.io import atomic_write_text
 
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not args.overwrite:
