@@ -13,15 +13,24 @@ with exactly one row per (task, system, seed). Re-running skips finished runs; a
 resumes from its last checkpoint (:func:`xlser.train.run_experiment`).
 
 Safety when several processes share ``OUT`` (shards on one file system, two terminals): the CSV is
-written atomically (temp file, fsync, rename: :func:`xlser.io.atomic_write_text`) while holding an exclusive ``fcntl.flock`` on
-``OUT/.lock``, and each run folder is locked (``flock`` on the folder) while it trains, so a run
-another process is training is left to it. Before anything is written, the arguments are checked
+written atomically (temp file, fsync, rename: :func:`xlser.io.atomic_write_text`) while holding an
+exclusive ``fcntl.flock`` on ``OUT/.lock``, and each run folder is locked (``flock`` on the folder)
+while it trains, so a run another process is training is left to it. Before anything is written, the arguments are checked
 and every run folder that already holds a ``config.yaml`` must hold this grid's config (a folder
 trained with other settings, e.g. another ``--max-steps``, is an error, not silently reused).
 
 ``--shard I/N`` (1-based, ``1 <= I <= N``) keeps runs ``I-1, I-1+N, I-1+2N, ...`` of the ordered grid
 (task order of :data:`xlser.tasks.TASKS`, then :data:`xlser.config.SYSTEMS`, then seed): the N shards
-partition the grid, and striding mixes cheap single-language runs with multilingual ones.
+partition the grid, and striding mixes cheap single-language runs with multilingual ones. On a
+machine with several GPUs, start one shard per GPU into the same ``--out``::
+
+    for i in 0 1 2 3; do
+        CUDA_VISIBLE_DEVICES=$i python -m xlser grid --profile full --out results/full \\
+            --seeds 0,1,2 --shard $((i + 1))/4 &
+    done; wait
+
+``--jobs J`` runs J runs side by side in worker processes (forked on Linux, spawned elsewhere or
+once the calling process has used CUDA), each with ``cores // J`` torch threads.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import multiprocessing
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -290,11 +300,14 @@ def _train_one(cfg, run_dir: str) -> tuple[str, Any]:
         except BlockingIOError:
             return "busy", None
         from xlser import train
+        from xlser.cli import REPORTED
 
         try:
             return "done", train.run_experiment(cfg, folder, progress=False)
-        except Exception as e:  # one failed run does not stop the grid
+        except REPORTED as e:  # bad input: the message names the file or key and the fix
             return "failed", f"{type(e).__name__}: {e}"
+        except Exception:  # a bug: keep the traceback; one failed run does not stop the grid
+            return "failed", traceback.format_exc().rstrip()
     finally:
         os.close(fd)  # releases the lock
 
@@ -303,6 +316,12 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _cuda_initialized() -> bool:
+    """A process that has used CUDA cannot fork workers that use it (they spawn instead)."""
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_initialized())
 
 
 def _cpus() -> int:
@@ -345,11 +364,11 @@ def run_grid(
         raise GridArgumentError(f"--out {out} is a file; give a folder for the grid")
     runs = grid_runs(tasks, systems, seeds, parse_shard(shard))
     over = dict(overrides or {})
-    for key in ("task", "system", "seed", "profile"):
+    for key, option in (("task", "--tasks"), ("system", "--systems"), ("seed", "--seeds")):
         if key in over:
-            raise GridArgumentError(
-                f"--set {key}=... is chosen by the grid; use --{key}s / --profile"
-            )
+            raise GridArgumentError(f"--set {key}=... is chosen by the grid; use {option}")
+    if "profile" in over:
+        raise GridArgumentError("--set profile=... is chosen by the grid; use --profile")
     if max_steps is not None:
         over["train.max_steps"] = max_steps
     over.setdefault("output_dir", str(out / "runs"))
@@ -388,9 +407,11 @@ def run_grid(
     try:
         if jobs == 1 or len(todo) <= 1:
             for r, cfg in todo:
+                if bar is not None:
+                    bar.set_postfix_str(f"training {r.key}")
                 finished(r, *_train_one(cfg, str(r.folder(out))))
         else:
-            method = "fork" if sys.platform == "linux" else "spawn"
+            method = "fork" if sys.platform == "linux" and not _cuda_initialized() else "spawn"
             threads = max(1, _cpus() // jobs)
             with ProcessPoolExecutor(
                 min(jobs, len(todo)),
