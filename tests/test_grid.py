@@ -229,22 +229,27 @@ def test_run_grid_validates_before_writing(tmp_path, no_synthesis, fake_train):
     assert not out.exists() and fake_train == []
 
 
-def test_run_grid_continues_past_a_failed_run(tmp_path, no_synthesis, fake_train, monkeypatch):
+def test_run_grid_continues_past_failed_runs(tmp_path, no_synthesis, fake_train, monkeypatch):
+    from xlser.errors import DataError
+
     good = xlser.train.run_experiment
 
     def flaky(cfg, run_dir, **kw):
-        if cfg.system == "wo_adv":
-            raise ValueError("NaN loss at step 2 (term scl)")
+        if cfg.system == "wo_adv":  # bad input: one line naming the fix
+            raise DataError("no test rows for de in m.csv; prepare the corpus")
+        if cfg.system == "baseline1":  # a bug: its traceback is kept
+            return {}["uar"]
         return good(cfg, run_dir, **kw)
 
     monkeypatch.setattr(xlser.train, "run_experiment", flaky)
     out = tmp_path / "g"
-    with pytest.raises(
-        GridError, match="(?s)1 of 3 runs failed.*wo_adv/seed0: ValueError: NaN"
-    ) as e:
-        run_grid(out, "smoke", "en-de", "proposed,wo_adv,wo_scl", "0", progress=False)
+    with pytest.raises(GridError, match="(?s)2 of 4 runs failed.*wo_adv/seed0: DataError: no") as e:
+        run_grid(out, "smoke", "en-de", "baseline1,proposed,wo_adv,wo_scl", "0", progress=False)
     assert e.value.results["system"].tolist() == ["proposed", "wo_scl"]
-    assert list(e.value.failures) == ["en-de/wo_adv/seed0"]
+    failures = e.value.failures
+    assert list(failures) == ["en-de/baseline1/seed0", "en-de/wo_adv/seed0"]
+    assert failures["en-de/baseline1/seed0"].startswith("Traceback")
+    assert failures["en-de/baseline1/seed0"].endswith("KeyError: 'uar'")
 
 
 def test_run_grid_leaves_a_run_another_process_trains(tmp_path, no_synthesis, fake_train):
