@@ -52,10 +52,12 @@ def write_run(
     target_pred: list[int] | None = None,
     embeddings: np.ndarray | None = None,
     frame: pd.DataFrame | None = None,
+    **metrics: object,
 ) -> Path:
     """Write a finished run folder. With ``target_true``/``target_pred`` (emotion indices of the
-    target's test utterances ``<target>_u<i>``), predictions.csv holds them and UAR/F1 default to
-    their values; ``frame`` replaces predictions.csv altogether (rows aligned with ``embeddings``)."""
+        target's test utterances ``<target>_u<i>``), predictions.csv holds them and UAR/F1 default to
+        their values; ``frame`` replaces predictions.csv altogether (rows aligned with ``embeddings``);
+    ``metrics`` adds or replaces keys of metrics.json."""
     folder.mkdir(parents=True, exist_ok=True)
     t = parse_task(task)
     extra = {}
@@ -103,7 +105,7 @@ def write_run(
             {"embeddings": np.asarray(embeddings, np.float32)},
             str(folder / "embeddings.safetensors"),
         )
-    m = metrics_dict(task, system, seed, uar_, f1, **extra)
+    m = metrics_dict(task, system, seed, uar_, f1, **(extra | metrics))
     (folder / "metrics.json").write_text(json.dumps(m, indent=2))
     return folder
 

@@ -14,6 +14,7 @@ from xlser import EMOTIONS
 from xlser.tsne import (
     embedding_scores,
     figure2,
+    scores_table,
     select_utterances,
     silhouette,
     speaker_probe,
@@ -147,3 +148,21 @@ def test_cli_tsne_all_and_a_missing_run(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "fig" / "tsne_all.json").is_file()
     assert main(["tsne", str(tmp_path / "nope")]) == 2
     assert "not a finished run folder" in capsys.readouterr().err
+
+
+def test_scores_table_compares_runs_and_probes_the_upper_bound_on_its_own_language(tmp_path):
+    df = make_frame(per_group=4, short=("ur", "sad", 4))
+    de = (df["language"] == "de").to_numpy()
+    emb_p, emb_u = clustered(df, "emotion"), clustered(df[de], "speaker")
+    langs = ["en", "zh", "fr", "ur"]
+    p, u = tmp_path / "p", tmp_path / "u"
+    write_run(p, "en-de", "proposed", 0, embeddings=emb_p, frame=df, training_languages=langs)
+    write_run(
+        u, "en-de", "upper_bound", 0, embeddings=emb_u, frame=df[de], training_languages=["de"]
+    )
+    t = scores_table([p, u])
+    assert t["system"].tolist() == ["proposed", "upper_bound"]
+    assert t.loc[0, "silhouette_emotion"] > 0.95 and t.loc[0, "speaker_probe"] < 0.4
+    assert t.loc[1, "speaker_probe"] == pytest.approx(1.0)  # probed on de, its training language
+    assert t.loc[1, "speaker_chance"] == pytest.approx(0.5)  # 2 speakers, 8 utterances each
+    assert pd.isna(t.loc[1, "silhouette_language"])  # one language: undefined

@@ -184,14 +184,22 @@ def speaker_probe(emb: np.ndarray, speakers: Any, seed: int = 0, folds: int = 5)
     }
 
 
-def embedding_scores(emb: np.ndarray, pred: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
+def embedding_scores(
+    emb: np.ndarray,
+    pred: pd.DataFrame,
+    seed: int = 0,
+    training_languages: list[str] | None = None,
+) -> dict[str, Any]:
     """Silhouettes (cosine, on ``emb``) by emotion/language/speaker over all rows, by emotion on
-    the target's rows, and the speaker probe on the training languages' rows."""
+    the target's rows, and the speaker probe on the training languages' rows (default: every
+    language but the target; the Upper bound trains on the target)."""
     target = target_language(pred)
     is_target = (pred["language"] == target).to_numpy()
     sil = {c: silhouette(emb, pred[c]) for c in ("emotion", "language", "speaker")}
     tgt = {"emotion": silhouette(emb[is_target], pred.loc[is_target, "emotion"])}
-    train = ~is_target
+    train = (
+        pred["language"].isin(training_languages).to_numpy() if training_languages else ~is_target
+    )
     probe = speaker_probe(emb[train], pred.loc[train, "speaker"], seed=seed)
     probe["languages"] = [x for x in LANGUAGES if x in set(pred.loc[train, "language"])]
     return {
@@ -282,7 +290,7 @@ def figure2(
         "run": meta,
         "subset": {"per_emotion": per_emotion, "seed": seed, "n": len(idx)},
         "tsne": {"perplexity": perplexity_for(len(idx)), "metric": "cosine", "seed": seed},
-        **embedding_scores(emb, pred, seed=seed),
+        **embedding_scores(emb, pred, seed, meta.get("training_languages")),
     }
     from xlser.systems import SYSTEM_SPECS
 
@@ -316,10 +324,11 @@ def scores_table(run_dirs: list[str | os.PathLike], seed: int = 0) -> pd.DataFra
     rows = []
     for run in run_dirs:
         pred, emb = load_run(run)
-        s = embedding_scores(emb, pred, seed=seed)
+        meta = _run_meta(Path(run))
+        s = embedding_scores(emb, pred, seed, meta.pop("training_languages"))
         p = s["speaker_probe"]
         rows.append(
-            {**_run_meta(Path(run))}
+            meta
             | {f"silhouette_{k}": v for k, v in s["silhouette"].items()}
             | {"silhouette_target_emotion": s["silhouette_target"]["emotion"]}
             | {"speaker_probe": p["accuracy"], "speaker_chance": p["chance_majority"]}
@@ -330,7 +339,8 @@ def scores_table(run_dirs: list[str | os.PathLike], seed: int = 0) -> pd.DataFra
 def _run_meta(run: Path) -> dict[str, Any]:
     path = run / "metrics.json"
     m = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return {k: m.get(k) for k in ("task", "system", "seed")} | {"run_dir": str(run)}
+    keys = ("task", "system", "seed", "training_languages")
+    return {k: m.get(k) for k in keys} | {"run_dir": str(run)}
 
 
 def _strict(obj: Any) -> Any:
