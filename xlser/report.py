@@ -243,8 +243,8 @@ class Report:
         ]
         if i.get("profile") == "smoke":
             parts.append(
-                "The smoke profile trains on a synthetic corpus with a tiny random encoder: its "
-                "numbers show that the pipeline works and how the systems behave there, not the "
+                "The smoke profile trains tiny encoders on a synthetic corpus: its numbers show "
+                "that the pipeline works and how the systems behave there, not the "
                 "paper's results."
             )
         for metric, name in (("uar", "UAR"), ("macro_f1", "Macro-F1")):
