@@ -93,7 +93,8 @@ _SETTLE_JS = r"""
 _INSPECT_JS = r"""
 (() => {
   const text = e => (e.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 160);
-  const h1 = document.querySelector('h1');
+  // the theme puts an empty <h1> in its header: the page's heading is the first non-empty one
+  const h1 = [...document.querySelectorAll('h1')].map(text).find(t => t) || '';
   const broken = [...document.images]
     .filter(i => !(i.complete && i.naturalWidth > 0))
     .map(i => (i.getAttribute('src') || i.currentSrc || '(no src)').slice(0, 160));
@@ -114,7 +115,7 @@ _INSPECT_JS = r"""
   }
   return {
     title: document.title.trim(),
-    h1: h1 ? text(h1) : '',
+    h1,
     broken, merror, red, untypeset, raw,
     math: mathNodes.length,
     typeset: document.querySelectorAll('mjx-container').length,
@@ -131,8 +132,9 @@ class CDPError(RuntimeError):
 class Browser:
     """One headless Chromium page driven over the DevTools websocket."""
 
-    def __init__(self, binary: str, width: int = 1280, height: int = 900, timeout: float = 60):
+    def __init__(self, binary: str, width: int = 1280, height: int = 900, timeout: float = 180):
         self.timeout = timeout
+        self.width, self.height = width, height
         self._tmp = tempfile.TemporaryDirectory(prefix="xlser-chromium-")
         profile = Path(self._tmp.name)
         self._log = open(profile.parent / f"{profile.name}.log", "w")  # noqa: SIM115
@@ -144,9 +146,7 @@ class Browser:
         )  # fmt: skip
         try:
             port = self._devtools_port(profile / "DevToolsActivePort")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-                targets = json.load(r)
-            page = next(t for t in targets if t.get("type") == "page")
+            page = self._first_page(port)
             self.ws = websocket.create_connection(
                 page["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True
             )
@@ -165,15 +165,29 @@ class Browser:
             mobile=False,
         )
 
+    def _first_page(self, port: int) -> dict:
+        """The browser's first tab, as ``/json/list`` describes it (retried: a busy machine
+        can take a while to answer)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/json/list"
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    return next(t for t in json.load(r) if t.get("type") == "page")
+            except (OSError, StopIteration):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def _devtools_port(self, path: Path) -> int:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise CDPError(f"chromium exited with code {self.proc.returncode} at start")
             with contextlib.suppress(FileNotFoundError, ValueError, IndexError):
                 return int(path.read_text().splitlines()[0])
             time.sleep(0.1)
-        raise CDPError(f"chromium wrote no {path.name} within 30 s")
+        raise CDPError(f"chromium wrote no {path.name} within {self.timeout:g} s")
 
     def call(self, method: str, **params) -> dict:
         """Send one command and return its result; events that arrive meanwhile are kept."""
@@ -222,14 +236,29 @@ class Browser:
         self.wait_event("Page.loadEventFired")
 
     def screenshot(self, path: Path, height: int) -> None:
+        """Save the top ``height`` pixels of the page as a PNG (the viewport is stretched to
+        that height for the shot: ``captureBeyondViewport`` misplaces the theme's sticky
+        sidebars)."""
         import base64
 
-        shot = self.call(
-            "Page.captureScreenshot",
-            format="png",
-            captureBeyondViewport=True,
-            clip={"x": 0, "y": 0, "width": 1280, "height": max(height, 1), "scale": 1},
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=max(height, 1),
+            deviceScaleFactor=1,
+            mobile=False,
         )
+        try:
+            self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 200)))")
+            shot = self.call("Page.captureScreenshot", format="png")
+        finally:
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=self.width,
+                height=self.height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 
