@@ -32,16 +32,13 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 from _common import emit, interleaved, median, setup
+from _steps import Stepper, random_items
 
 from xlser.config import ExperimentConfig
 from xlser.data.audio import collate
-from xlser.losses import language_aware_supcon
-from xlser.model import build_model
 
 TARGET_RATIO = 5.0
-N_SPEAKERS = 12
 
 
 def experiment(config: str, batching: str) -> ExperimentConfig:
@@ -61,46 +58,7 @@ def utterances(n: int, min_s: float, max_s: float, seed: int, sr: int = 16000) -
     """``n`` random waveforms of uniform random length in ``[min_s, max_s]`` with labels."""
     g = torch.Generator().manual_seed(seed)
     lengths = (min_s + (max_s - min_s) * torch.rand(n, generator=g)) * sr
-    return [
-        {
-            "waveform": torch.randn(int(s), generator=g) * 0.1,
-            "emotion": i % 4,
-            "language": (i // 4) % 3,
-            "speaker": i % N_SPEAKERS,
-            "utt_id": f"u{i}",
-        }
-        for i, s in enumerate(lengths.tolist())
-    ]
-
-
-class Stepper:
-    """One model + AdamW; :meth:`step` is one training step of eq. 12 on a batch."""
-
-    def __init__(self, cfg: ExperimentConfig, seed: int) -> None:
-        torch.manual_seed(seed)  # same initial weights for every way
-        self.cfg = cfg
-        self.model = build_model(cfg, n_speakers=N_SPEAKERS).train()
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.train.lr)
-
-    def step(self, batch) -> None:
-        cfg = self.cfg
-        out = self.model(batch.input_values, batch.lengths, batch.attention_mask)
-        loss = F.cross_entropy(out.emotion_logits, batch.emotion)
-        loss = loss + cfg.loss.w_adv * F.cross_entropy(out.speaker_logits, batch.speaker)
-        if len(batch.lengths) > 1:
-            scl = language_aware_supcon(
-                out.embeddings,
-                batch.emotion,
-                batch.language,
-                cfg.loss.temperature,
-                cfg.loss.cross_lingual_pos_weight,
-            )
-            loss = loss + cfg.loss.w_scl * scl
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, cfg.train.grad_clip or 1.0)
-        self.opt.step()
+    return random_items([int(s) for s in lengths.tolist()], seed)
 
 
 def run_config(
