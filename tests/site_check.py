@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 import websocket
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("XLSER_SITE_HTML") or ROOT / "_build" / "html")
+"""The built site (``$XLSER_SITE_HTML`` for a book built with ``--path-output``)."""
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 CHROMIUM_FLAGS = (
