@@ -3,7 +3,9 @@
 Every task starts from the wav2vec 2.0 Base checkpoint matched to its **source** language
 (:data:`xlser.tasks.SOURCE_CHECKPOINTS`). :func:`load_encoder` resolves ``ModelConfig.encoder``:
 
-* ``"tiny"``: a tiny random ``Wav2Vec2Model`` (:func:`tiny_wav2vec2_config`), the smoke profile's;
+* ``"xlser-tiny"``: the tiny ``Wav2Vec2Model`` pretrained by xlser on the source language of the
+  synthetic world (:mod:`xlser.pretrain`; shipped in ``xlser/assets/encoders``), the smoke profile's;
+* ``"tiny"``: a tiny *random* ``Wav2Vec2Model`` (:func:`tiny_wav2vec2_config`);
 * ``"auto"``: ``ModelConfig.checkpoints[lang]`` if set, else the paper's checkpoint for ``lang``;
 * anything else: a Hugging Face hub id or a local folder holding ``save_pretrained`` output.
 
@@ -12,7 +14,7 @@ is downloaded: its ``config.json`` is read from the local folder or the HF cache
 there, ``Wav2Vec2Config()`` (whose defaults are the wav2vec2-base architecture) is used instead.
 
 Besides the model, :func:`load_encoder` returns an :class:`EncoderInfo` with what the rest of the
-pipeline must respect (spec §12): whether the checkpoint's feature extractor passes an attention
+pipeline must respect: whether the checkpoint's feature extractor passes an attention
 mask (``return_attention_mask``, False for wav2vec2-base) and normalises audio (``do_normalize``),
 and the layer flavour, post-LN (``Wav2Vec2EncoderLayer``) or pre-LN
 (``Wav2Vec2EncoderLayerStableLayerNorm``).
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 LayerFlavour = Literal["post_ln", "pre_ln"]
+ENCODER_ASSETS = Path(__file__).resolve().parent / "assets" / "encoders"
+"""Where the tiny pretrained encoders of the smoke profile live (one folder per source language)."""
 logger = logging.getLogger(__name__)
 
 
@@ -59,7 +63,7 @@ class EncoderNotFoundError(FileNotFoundError):
 
 @dataclass
 class EncoderInfo:
-    """What was loaded, and the preprocessing the checkpoint expects (spec §12)."""
+    """What was loaded, and the preprocessing the checkpoint expects."""
 
     name: str
     """``"tiny"``, the hub id or the local folder that was asked for."""
@@ -116,6 +120,7 @@ def tiny_wav2vec2_config(cfg: ModelConfig) -> Wav2Vec2Config:
         feat_extract_norm=cfg.tiny_feat_extract_norm,
         do_stable_layer_norm=cfg.tiny_stable_layer_norm,
         vocab_size=8,
+        mask_time_length=2,  # 10 frames x 2 spans (HF's minimum) would mask ~20 % of a 2-s clip
     )
 
 
@@ -125,7 +130,10 @@ def layer_flavour(encoder: Wav2Vec2Model) -> LayerFlavour:
 
 
 def resolve_checkpoint(cfg: ModelConfig, source_language: str) -> str:
-    """The checkpoint ``cfg`` asks for: ``"tiny"``, a hub id, or a local folder (spec §2.1).
+    """The checkpoint ``cfg`` asks for: ``"tiny"``, a hub id, or a local folder (paper §3.3).
+
+    ``"xlser-tiny"`` is the tiny encoder xlser pretrained on the source language of the synthetic
+    world (:mod:`xlser.pretrain`), shipped in the package (``xlser/assets/encoders/<lang>``).
 
     Example:
         >>> resolve_checkpoint(ModelConfig(), "de")
@@ -133,6 +141,15 @@ def resolve_checkpoint(cfg: ModelConfig, source_language: str) -> str:
         >>> resolve_checkpoint(ModelConfig(checkpoints={"de": "/models/de"}), "de")
         '/models/de'
     """
+    if cfg.encoder == "xlser-tiny":
+        folder = ENCODER_ASSETS / source_language
+        if not (folder / "config.json").is_file():
+            raise EncoderNotFoundError(
+                f"no pretrained tiny encoder for source language {source_language!r} in "
+                f"{folder}; make one with `python -m xlser pretrain --language "
+                f"{source_language} --out {folder}` or set model.encoder"
+            )
+        return str(folder)
     if cfg.encoder != "auto":
         return cfg.encoder
     if source_language in cfg.checkpoints:

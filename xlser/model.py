@@ -7,8 +7,10 @@
                                                                         └─▶ projection (B, P)
 
 * ``H = wav2vec2(x)`` (eq. 3) and ``e = mean_t H_t`` (eq. 4) over the *valid* frames of each
-  utterance: the frame mask comes from ``encoder._get_feat_extract_output_lengths(lengths)`` (spec
-  §12), so a padded batch pools exactly the frames its utterances produce.
+  utterance: the frame mask comes from ``encoder._get_feat_extract_output_lengths(lengths)``, so
+  a padded batch pools exactly the frames its utterances produce.
+* :meth:`SERModel.forward_features` starts after the frozen CNN, from cached features
+  (:mod:`xlser.frontend`): the same layers, with padded frames masked in attention and pooling.
 * The emotion head is eq. 11's single linear layer (or Han et al.'s MLP, ``classifier_type``).
 * The speaker adversary (eq. 9) is :class:`xlser.adversarial.SpeakerAdversary`; ``n_speakers=0``
   leaves it out (systems without the adversarial loss).
@@ -82,7 +84,7 @@ def masked_mean(hidden: Tensor, frame_mask: Tensor) -> Tensor:
 
 
 def frame_mask(encoder: nn.Module, lengths: Tensor, n_frames: int) -> Tensor:
-    """Valid-frame mask from waveform lengths via ``_get_feat_extract_output_lengths`` (spec §12).
+    """Valid-frame mask from waveform lengths via ``_get_feat_extract_output_lengths``.
 
     Args:
         encoder: A ``Wav2Vec2Model``.
@@ -206,6 +208,34 @@ class SERModel(nn.Module):
         valid = frame_mask(self.encoder, lengths, hidden.shape[1])  # (B, T)
         return masked_mean(hidden, valid)  # (B, T, D) -> (B, D)
 
+    def embed_features(self, features: Tensor, n_frames: Tensor) -> Tensor:
+        """Eq. 3-4 from the frozen CNN's output: ``(B, T, C)`` features, ``(B,)`` lengths -> ``(B, D)``.
+
+        Wav2Vec2Model's forward after its feature extractor (projection, SpecAugment in training,
+        Transformer), with the frame mask passed to attention so padding changes nothing.
+        """
+        enc = self.encoder
+        mask = torch.arange(features.shape[1], device=features.device)[None] < n_frames[:, None]
+        hidden, _ = enc.feature_projection(features)  # (B, T, C) -> (B, T, D)
+        hidden = enc._mask_hidden_states(hidden, attention_mask=mask)  # SpecAugment (training)
+        hidden = enc.encoder(hidden, attention_mask=mask).last_hidden_state  # (B, T, D)
+        if enc.adapter is not None:
+            hidden = enc.adapter(hidden)
+        return masked_mean(hidden, mask)  # (B, T, D) -> (B, D)
+
+    def heads(self, e: Tensor) -> SEROutput:
+        """Eq. 9 and 11 (and the optional projection) on pooled embeddings ``e`` (B, D)."""
+        return SEROutput(
+            embeddings=e,
+            emotion_logits=self.emotion_head(e),  # (B, C)
+            speaker_logits=self.speaker_head(e) if self.speaker_head is not None else None,
+            projections=self.projection(e) if self.projection is not None else None,
+        )
+
+    def forward_features(self, features: Tensor, n_frames: Tensor) -> SEROutput:
+        """:meth:`forward` from cached CNN features (:class:`xlser.frontend.FeatureBatch`)."""
+        return self.heads(self.embed_features(features, n_frames))
+
     def forward(
         self,
         input_values: Tensor,
@@ -235,12 +265,7 @@ class SERModel(nn.Module):
             )
         else:
             e = self.embed(input_values, lengths, attention_mask)  # (B, D)
-        return SEROutput(
-            embeddings=e,
-            emotion_logits=self.emotion_head(e),  # (B, C)
-            speaker_logits=self.speaker_head(e) if self.speaker_head is not None else None,
-            projections=self.projection(e) if self.projection is not None else None,
-        )
+        return self.heads(e)
 
 
 def build_model(cfg: ExperimentConfig, n_speakers: int) -> SERModel:
@@ -256,6 +281,8 @@ def build_model(cfg: ExperimentConfig, n_speakers: int) -> SERModel:
     m = cfg.model
     encoder, info = load_encoder(m, parse_task(cfg.task).source)
     apply_peft(encoder, cfg.peft)
+    if not any(p.requires_grad for p in encoder.feature_extractor.parameters()):
+        encoder.freeze_feature_encoder()  # else HF's CNN still builds a backward graph
     use_mask = m.attention_mask == "always" or (
         m.attention_mask == "auto" and info.return_attention_mask
     )

@@ -17,13 +17,14 @@ import soundfile as sf
 import torch
 
 from xlser import EMOTIONS, LANGUAGES
+from xlser.errors import XlserError
 
 MIN_SECONDS = 0.025
 """Shorter audio is rejected: wav2vec2's CNN needs 400 samples (25 ms at 16 kHz) for one frame.
 (MELD's shortest clips are about 0.064 s long; they are kept.)"""
 
 
-class AudioError(ValueError):
+class AudioError(XlserError, ValueError):
     """Corrupt, empty, unreadable or too-short audio; the message names the file."""
 
 

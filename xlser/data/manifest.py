@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from xlser import EMOTIONS, LANGUAGES, SPLITS
+from xlser.errors import XlserError
 
 COLUMNS: tuple[str, ...] = (
     "utt_id",
@@ -37,7 +38,7 @@ _ALLOWED = {"language": LANGUAGES, "emotion": EMOTIONS, "split": SPLITS}
 _MAX_REPORTED = 10
 
 
-class ManifestError(ValueError):
+class ManifestError(XlserError, ValueError):
     """A manifest breaks the contract; the message names the file, row, column, value and fix."""
 
 

@@ -58,12 +58,13 @@ from xlser.data.manifest import (
     write_manifest,
 )
 from xlser.data.splits import random_split, speaker_split
+from xlser.errors import XlserError
 
 SPLIT_CHOICES = ("paper", "speaker", "official")
 _MAX_LISTED = 10
 
 
-class PrepareError(ValueError):
+class PrepareError(XlserError, ValueError):
     """Unusable files or labels were found and ``skip_bad`` is off; the message lists them."""
 
 

@@ -9,9 +9,9 @@ are longer by the ratio that brings the language to its nPVI-V (:func:`stress_ra
 Melody, in semitones re 100 Hz: the speaker's level + the emotion's shift, a declining baseline,
 pitch accents (English/German H* falls, Urdu L*H rises, French phrase-final rises) or Mandarin's
 four Chao tones, scaled by the emotion's range (tone latitude, Ross et al. 1992), and a boundary
-movement on the last syllable (spec §1a "pitch changes", §2b Mandarin boundary tones).
+movement on the last syllable (Murray & Arnott's "pitch changes"; Mandarin boundary tones).
 
->>> from xlser.data.world_language import default_phonetics
+>>> from xlser.world.language import default_phonetics
 >>> {k: round(stress_ratio(ph), 2) for k, ph in default_phonetics().items()}
 {'en': 1.8, 'de': 1.79, 'fr': 2.02, 'zh': 1.58, 'ur': 1.24}
 """
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlser.data.world_language import Phonetics
+from xlser.world.language import Phonetics
 
 CHAO: dict[int, tuple[float, float, float]] = {
     0: (3, 2.5, 2), 1: (5, 5, 5), 2: (3, 3.8, 5), 3: (2, 1, 4), 4: (5, 3, 1)
 }  # fmt: skip
-"""Chao tone letters at vowel start / middle / end: 55, 35, 214 (21 when not final), 51 (spec §3b);
+"""Chao tone letters at vowel start / middle / end: 55, 35, 214 (21 when not final), 51 (Chao);
 0 is the neutral tone of light syllables (short, mid-falling; U)."""
 TONE_LENGTH: dict[int, float] = {0: 1.0, 1: 1.0, 2: 1.1, 3: 1.15, 4: 0.85}
 """Relative vowel duration per tone (order from Jongman et al. 2006, S; sizes U). The neutral tone's
@@ -198,10 +198,27 @@ def f0_track(
     ph: Phonetics,
     duration: float,
     rng: np.random.Generator,
+    knee_hz: float = 300.0,
+    ceiling_hz: float = 600.0,
+    floor_hz: float = 55.0,
 ) -> np.ndarray:
-    """F0 (Hz) at times ``t``: level + anchors (interpolated) + declination + slow random drift."""
+    """F0 (Hz) at times ``t``: level + anchors (interpolated) + declination + slow random drift,
+    through :func:`soft_ceiling` (no plateau) and a floor."""
     st = level_st + np.interp(t, *anchors)
     st -= ph.declination_st_per_s * (t - duration / 2)
     for _ in range(2):  # slow wander, 0.3 st
         st += 0.3 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t + rng.uniform(0, 2 * np.pi))
-    return np.clip(100.0 * 2.0 ** (st / 12.0), 55.0, 450.0)
+    f0 = soft_ceiling(100.0 * 2.0 ** (st / 12.0), knee_hz, ceiling_hz)
+    return np.maximum(f0, floor_hz)
+
+
+def soft_ceiling(f: np.ndarray, knee: float, ceiling: float) -> np.ndarray:
+    """Identity below ``knee``; above it ``knee + (ceiling - knee) * tanh((f - knee) / (ceiling -
+    knee))``: smooth (slope 1 at the knee), non-decreasing, never above ``ceiling``.
+
+    >>> soft_ceiling(np.array([200.0, 300.0, 450.0, 5000.0]), 300.0, 600.0).round(1).tolist()
+    [200.0, 300.0, 438.6, 600.0]
+    """
+    f = np.asarray(f, dtype=float)
+    span = ceiling - knee
+    return np.where(f > knee, knee + span * np.tanh((f - knee) / span), f)

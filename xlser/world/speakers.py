@@ -2,7 +2,7 @@
 
 A speaker is a sex, an F0 level, a vocal-tract length (a factor on all formants), a speaking rate,
 a voice quality (spectral tilt, breathiness, open quotient) and a personal way of expressing each
-emotion (``style``). Values follow ``shared/spec/synthetic-world.md`` §4.
+emotion (``style``). Sources are listed in the book's appendix *The synthetic world*.
 
 >>> spk = draw_speakers("synth-de", 4, 0.5, SpeakerKnobs(), ["happy"], np.random.default_rng(0))
 >>> [s.id for s in spk]
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xlser.data.world_emotion import Emotion
+from xlser.world.emotion import Emotion
 
 
 @dataclass
 class SpeakerKnobs:
-    """Between- and within-speaker variation (spec §4; U = no source, a moderate choice)."""
+    """Between- and within-speaker variation (U = no source, a moderate choice)."""
 
     f0_mean_hz: dict[str, float] = field(default_factory=lambda: {"m": 120.0, "f": 210.0})
     """Typical speaking F0 (Traunmüller & Eriksson, V)."""
@@ -32,6 +32,13 @@ class SpeakerKnobs:
         default_factory=lambda: {"m": [85.0, 155.0], "f": [165.0, 255.0]}
     )
     """Talker means are clipped to the typical span (Baken 2000, S)."""
+    f0_knee_hz: float = 300.0
+    """F0 above this is compressed smoothly (:func:`~xlser.world.prosody.soft_ceiling`): the top of
+    women's Mandarin tone range (Wu 1992, S), the highest F0 of ordinary speech in our sources."""
+    f0_ceiling_hz: float = 600.0
+    """What compressed F0 approaches but never reaches (U: about an octave above the knee)."""
+    f0_floor_hz: float = 55.0
+    """Lowest F0 (creak below; U)."""
     female_formant_scale: float = 1 / 0.86
     """Women's formants = men's / 0.86 (female/male VTL 0.86, Yang 1996, S); data: F1 x1.18, F2 x1.16 (V)."""
     formant_sd: float = 0.06

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from xlser.data.world_language import Consonant, Phonetics
-from xlser.data.world_prosody import Syllable
+from xlser.world.language import Consonant, Phonetics
+from xlser.world.prosody import Syllable
 
 NEUTRAL_TRACT_HZ = (500.0, 1500.0, 2500.0, 3500.0, 4500.0)
 """Formants of a uniform 17.5 cm tube, Fn = (2n-1)c/4L (Kent & Read, S): schwa and F4, F5."""
@@ -107,7 +107,7 @@ def render(
 ) -> np.ndarray:
     """The speech wave (``n`` samples, active RMS 1) of ``syllables`` starting at ``lead_s``.
 
-    Consonant durations include their aspiration (:func:`~xlser.data.world_prosody.add_aspiration`).
+    Consonant durations include their aspiration (:func:`~xlser.world.prosody.add_aspiration`).
     """
     env, tracks, noises = _score(syllables, lead_s, n, sr, v, ph, consonants, rng)
     excitation = glottal_source(f0, sr, v, rng) * env[0]

@@ -2,12 +2,12 @@
 
 A language is a vowel inventory (formant targets), a consonant set, a syllable shape, a rhythm
 (syllable rate, nPVI-V, %V) and a melody (stress accents, phrase-final rises or lexical tones).
-Sources: ``shared/spec/synthetic-world.md`` §3. Only the English vowels (Hillenbrand et al. 1995,
+Sources: the book's appendix *The synthetic world*. Only the English vowels (Hillenbrand et al. 1995,
 men) are measured values; the German, French, Mandarin and Urdu tables are **approximations**
 written from the qualitative descriptions in §3 (length contrast, front rounded and nasal vowels,
 Mandarin /a ɔ e i u y/, Urdu 7 long + 7 short) and typical textbook values; no table was checked.
 
-Formants are those of an adult man; speakers scale them (:mod:`xlser.data.world_speakers`).
+Formants are those of an adult man; speakers scale them (:mod:`xlser.world.speakers`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def default_consonants() -> dict[str, Consonant]:
 
 @dataclass
 class Phonetics:
-    """One language's sound pattern (spec §3)."""
+    """One language's sound pattern (rhythm classes, nPVI-V, syllable rates, vowels)."""
 
     name: str = ""
     vowels: dict[str, list[float]] = field(default_factory=dict)
@@ -104,7 +104,7 @@ class Phonetics:
 
 def default_phonetics() -> dict[str, Phonetics]:
     """The five languages. Rhythm numbers: nPVI-V (S), syllable rates (V except French U); Urdu has
-    no source in the spec, so it gets values between German and French (U)."""
+    no source, so it gets values between German and French (U)."""
     return {
         "en": Phonetics(
             name="English",
@@ -172,7 +172,7 @@ def default_phonetics() -> dict[str, Phonetics]:
     }
 
 
-# Hillenbrand et al. (1995), men: F1/F2 V (spec §3a). F3 and lengths (tense 1.1 / lax 0.8) are
+# Hillenbrand et al. (1995), men: F1/F2 V. F3 and lengths (tense 1.1 / lax 0.8) are
 # approximate (U); /ɝ/ keeps its low F3 (r-colouring).
 _EN_VOWELS = {
     "i": [343, 2323, 3000, 1.1, 0], "ɪ": [429, 2034, 2680, 0.8, 0], "e": [476, 2090, 2690, 1.1, 0],

@@ -2,12 +2,14 @@
 
 MELD is cut from a TV sitcom (background voices, music, laughter, broadcast processing), ESD and
 CaFE were recorded in studios, EMO-DB in an anechoic chamber, URDU comes from TV talk shows on
-YouTube (``shared/spec/synthetic-world.md`` §5, rows V). What the sources do **not** give is any
+YouTube (the corpora's own documentation). What the sources do **not** give is any
 number: SNRs, reverberation times, bandwidths and compression below are moderate choices (U) that
 only keep the qualitative order (anechoic/studio clean, broadcast noisy, sitcom noisiest).
 
-A channel is: speech level -> room (exponential-decay reverberation) -> additive noise at an SNR ->
-band limits and a microphone tilt -> dynamic-range compression.
+A channel is: speech level -> room (exponential-decay reverberation) -> additive noise at the
+corpus's noise floor -> band limits and a microphone tilt -> dynamic-range compression. The noise
+floor is a property of the recording (room, microphone, broadcast), so it does not follow the
+speaker: loud (angry) speech has a better SNR than quiet (sad) speech, as in a real recording.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Channel:
     drr_db: float = 8.0
     """Direct-to-reverberant ratio."""
     snr_db: list[float] = field(default_factory=lambda: [40.0, 50.0])
-    """Range of the per-utterance SNR (uniform), dB."""
+    """Noise floor, as the range (uniform, per utterance) of the SNR of *neutral* speech at
+    ``level_dbfs``: the floor is ``level_dbfs - snr`` dBFS whatever the emotion's loudness."""
     noise: dict[str, float] = field(default_factory=lambda: {"pink": 1.0})
     """Noise mixture weights: ``pink`` (hiss/room), ``babble`` (background talkers), ``music``."""
     highpass_hz: float = 50.0
@@ -49,7 +52,7 @@ def default_channels() -> dict[str, Channel]:
     return {
         "en": Channel(
             "sitcom TV soundtrack: set reverberation, background voices, music/laughter, broadcast "
-            "band limit and compression (laugh track, music and SNR: U in the spec)",
+            "band limit and compression (laugh track, music and SNR: unverified)",
             level_dbfs=-26.0, rt60_s=0.35, snr_db=[5.0, 20.0],
             noise={"babble": 0.5, "music": 0.3, "pink": 0.2},
             highpass_hz=100.0, lowpass_hz=6500.0, tilt_db=-2.0, compression=0.5,
@@ -68,14 +71,16 @@ def default_channels() -> dict[str, Channel]:
 def apply_channel(
     speech: np.ndarray, sr: int, ch: Channel, gain_db: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, float]:
-    """Record ``speech`` (active RMS 1) at ``ch.level_dbfs + gain_db``; return (wave, SNR drawn)."""
-    speech_rms = 10 ** ((ch.level_dbfs + gain_db + ch.level_sd_db * rng.standard_normal()) / 20)
-    x = speech * speech_rms
+    """Record ``speech`` (active RMS 1) at ``ch.level_dbfs + gain_db`` over the corpus's noise
+    floor; return (wave, the utterance's SNR in dB)."""
+    level_db = ch.level_dbfs + gain_db + ch.level_sd_db * rng.standard_normal()
+    x = speech * 10 ** (level_db / 20)
     if ch.rt60_s > 0:
         x = signal.fftconvolve(x, _room(sr, ch.rt60_s, ch.drr_db, rng))[: len(x)]
-    snr = float(rng.uniform(*ch.snr_db))
+    floor_db = ch.level_dbfs - float(rng.uniform(*ch.snr_db))  # independent of the speech
     noise = _noise(len(x), sr, ch.noise, rng)
-    x = x + noise * speech_rms * 10 ** (-snr / 20) / (np.sqrt(np.mean(noise**2)) + 1e-12)
+    x = x + noise * 10 ** (floor_db / 20) / (np.sqrt(np.mean(noise**2)) + 1e-12)
+    snr = level_db - floor_db
     x = signal.sosfilt(_band(sr, ch.highpass_hz, ch.lowpass_hz), x)
     if ch.tilt_db:
         x = x + (10 ** (ch.tilt_db / 20) - 1) * signal.sosfilt(_band(sr, 2000.0, None), x)

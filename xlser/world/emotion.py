@@ -3,10 +3,12 @@
 Every emotion is a set of deviations from neutral speech (:class:`Emotion`). The shared profile
 (:func:`default_emotions`) follows the cross-study directions of Murray & Arnott (1993), Scherer
 (2003) and Juslin & Laukka (2003), with Mozziconacci's (1998) numbers where a number exists
-(``shared/spec/synthetic-world.md`` §1). Each language then bends it (:class:`EmotionDialect`,
-spec §2): a sourced part (e.g. English varies pitch more, Mandarin varies rate and phonation more,
-Mandarin boundary tones) and a random part drawn once per world (:func:`dialect_profile`), so a
-classifier trained on one language transfers imperfectly.
+(see the book's appendix *The synthetic world*). Each language then bends it
+(:class:`EmotionDialect`): a sourced part (e.g. English varies pitch more, Mandarin varies rate and
+phonation more, Mandarin boundary tones) and a random part drawn once per world
+(:func:`dialect_profile`), so a classifier trained on one language transfers imperfectly. One knob,
+``dialect_strength``, turns the whole bending: 0 gives every language the shared profile, 1 the
+sourced directions with the drawn magnitudes, 2 twice as far (in log space for factors).
 
 Two kinds of fields: *additive* ones (semitones, dB, fractions; 0 is neutral) and *multiplicative*
 ones (factors; 1 is neutral). An utterance of intensity ``I`` uses ``I * value`` for the first and
@@ -30,7 +32,7 @@ MULTIPLICATIVE: tuple[str, ...] = ("f0_range", "rate", "jitter", "shimmer")
 
 @dataclass
 class Emotion:
-    """Deviation of one emotion from neutral speech, at full intensity (spec §1)."""
+    """Deviation of one emotion from neutral speech, at full intensity."""
 
     f0_level_st: float = 0.0
     """Shift of the speaker's F0 level, semitones (M&A "pitch average")."""
@@ -39,7 +41,7 @@ class Emotion:
     rate: float = 1.0
     """Factor on syllable rate (Mozziconacci's rate factor)."""
     energy_db: float = 0.0
-    """Change of speech level, dB (M&A "intensity"; magnitude: no source found, spec 'Not verified')."""
+    """Change of speech level, dB (M&A "intensity"; magnitude: no source found)."""
     tilt_db: float = 0.0
     """Change of high-frequency energy of the voice source at 3 kHz, dB; + is brighter (Scherer/J&L)."""
     breathiness: float = 0.0
@@ -55,9 +57,9 @@ class Emotion:
 
 
 def default_emotions() -> dict[str, Emotion]:
-    """The shared profile (spec §1). Verbal M&A grades map to semitones as slightly 1.5, much 4,
+    """The shared profile. Verbal M&A grades map to semitones as slightly 1.5, much 4,
     very much 6 (our mapping; it gives happy - sad = 5.5 st, inside the 3.2-10.4 st of the three
-    Brazilian Portuguese actresses in §1c). dB magnitudes have no source (spec: 'Not verified')."""
+    Brazilian Portuguese actresses). dB magnitudes have no source (unverified choices)."""
     return {
         "neutral": Emotion(),
         "happy": Emotion(
@@ -96,7 +98,7 @@ def default_emotions() -> dict[str, Emotion]:
 
 @dataclass
 class EmotionDialect:
-    """How one language bends the shared profile (spec §2)."""
+    """How one language bends the shared profile (cross-cultural studies; see the appendix)."""
 
     scale: dict[str, float] = field(default_factory=dict)
     """Factor on the *effect* of a field for every emotion (1 = shared; missing keys = 1)."""
@@ -105,7 +107,7 @@ class EmotionDialect:
 
 
 def default_dialects() -> dict[str, EmotionDialect]:
-    """Per-language deviations. Directions are sourced (spec §2b); the factors 1.3/0.8/0.6 are
+    """Per-language deviations. Directions are sourced; the factors 1.3/0.8/0.6 are
     moderate choices (no magnitudes in the sources)."""
     phonation = {"tilt_db": 1.3, "breathiness": 1.3, "jitter": 1.3, "shimmer": 1.3}
     return {
@@ -129,19 +131,41 @@ def default_dialects() -> dict[str, EmotionDialect]:
 
 
 def dialect_profile(
-    shared: dict[str, Emotion], dialect: EmotionDialect, sd: float, rng: np.random.Generator
+    shared: dict[str, Emotion],
+    dialect: EmotionDialect,
+    sd: float,
+    rng: np.random.Generator,
+    strength: float = 1.0,
 ) -> dict[str, Emotion]:
     """One language's profile: shared -> overrides -> ``scale`` -> random factor ``exp(sd * z)``
-    per (emotion, field). Effects only grow or shrink; no direction flips (J&L: directions are
-    shared across studies), and neutral stays neutral."""
+    per (emotion, field), all of it at ``strength`` (0: the shared profile; the random draws are
+    made whatever the strength, so the rest of the world does not depend on it). Effects only
+    grow or shrink; no direction flips (J&L: directions are shared across studies), and neutral
+    stays neutral.
+
+    >>> shared = default_emotions()
+    >>> zh = dialect_profile(shared, default_dialects()["zh"], 0.3, np.random.default_rng(0), 0.0)
+    >>> zh == {k: shared[k] for k in sorted(shared)}
+    True
+    """
     out = {}
     for name in sorted(shared):
-        values = dataclasses.asdict(shared[name]) | dialect.overrides.get(name, {})
+        base = dataclasses.asdict(shared[name])
+        values = base | dialect.overrides.get(name, {})
         for key in sorted(values):
-            k = dialect.scale.get(key, 1.0) * float(np.exp(sd * rng.standard_normal()))
-            values[key] = _scale_effect(key, values[key], k)
+            z = rng.standard_normal()
+            target = _toward(key, base[key], values[key], strength)  # override, partly
+            k = (dialect.scale.get(key, 1.0) * float(np.exp(sd * z))) ** strength
+            values[key] = _scale_effect(key, target, k)
         out[name] = Emotion(**values)
     return out
+
+
+def _toward(key: str, shared: float, override: float, strength: float) -> float:
+    """``shared`` moved ``strength`` of the way to ``override`` (geometrically for factors)."""
+    if key in MULTIPLICATIVE:
+        return float(shared * (override / shared) ** strength)
+    return float(shared + strength * (override - shared))
 
 
 def at_intensity(emotion: Emotion, intensity: float, style: dict[str, float] | None = None) -> dict:

@@ -1,0 +1,404 @@
+"""The training loop, read top to bottom: inputs, forward, eq. 12, one step, fit, evaluate, checkpoint.
+
+Loss (paper eq. 12) on one hierarchical batch::
+
+    L = CE(emotion) + w_scl * SCL(e; emotion, language) + w_adv * CE(speaker behind the GRL)
+
+A system switches SCL and ADV off (:mod:`xlser.systems`). Model selection and early stopping use the
+validation splits of the *training* languages only (zero-shot; the Upper bound uses the target's).
+What a run folder holds, and the task's data, are :mod:`xlser.experiment`'s business.
+
+Hooks (SpeechBrain-style, named): objects with any of ``on_fit_start(trainer)``,
+``on_step_end(trainer, logs)``, ``on_eval_end(trainer, metrics)``, ``on_checkpoint(trainer)``,
+``on_fit_end(trainer)``.
+
+Inputs: when the CNN is frozen (PEFT) its output is computed once per utterance and cached
+(:mod:`xlser.frontend`, exact); otherwise waveform batches come from a ``DataLoader``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from xlser import EMOTIONS, LANGUAGES
+from xlser.adversarial import adversarial_terms, dann_coeff
+from xlser.config import ExperimentConfig
+from xlser.data.audio import Batch, SERDataset, collate, label_index
+from xlser.frontend import FeatureBatch, FrontendCache, cache_valid, frames_for
+from xlser.losses import LanguageAwareSupConLoss
+from xlser.metrics import emotion_metrics
+from xlser.model import SEROutput
+from xlser.systems import SYSTEM_SPECS
+
+__all__ = ["NonFiniteLossError", "TaskData", "Trainer", "TrainerState", "seed_everything"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite; the message names the steps and the term."""
+
+
+@dataclass
+class TaskData:
+    """Manifest rows of one (task, system): train/val on the training languages, test on the target."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    speakers: list[str]
+    """Training speakers (the adversary's classes), corpus-namespaced and sorted."""
+    cache_dir: Path | None = None
+    """Where front-end caches go (beside the manifest); ``None``: keep them in memory only."""
+    reference: pd.DataFrame | None = None
+    """Test rows of the training languages (for embeddings and t-SNE; never used to select)."""
+
+
+@dataclass
+class TrainerState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    """Batches of ``epoch`` already trained (a resumed run skips them)."""
+    best_metric: float | None = None
+    best_step: int = 0
+    bad_evals: int = 0
+    wall_s: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every global generator a run draws from: torch (init, dropout, LayerDrop), numpy (HF's
+    SpecAugment masks) and Python's ``random``. Data order and crops have their own generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+class CachedInputs:
+    """Batches of cached CNN features (:class:`~xlser.frontend.FeatureBatch`)."""
+
+    def __init__(self, cache: FrontendCache, speakers: list[str], cfg: ExperimentConfig):
+        self.cache, self.seed = cache, cfg.seed
+        self.speakers = {s: i for i, s in enumerate(speakers)}
+        self.train_frames = frames_for(cfg.data.max_seconds, cfg.data.sample_rate)
+        self.eval_frames = frames_for(cfg.data.eval_max_seconds, cfg.data.sample_rate)
+
+    def train_batches(self, rows: pd.DataFrame, batches: list[list[int]], epoch: int):
+        for b, idx in enumerate(batches):
+            rng = np.random.default_rng((self.seed, epoch, b))  # this batch's crops
+            yield self.cache.batch(rows.iloc[idx], self.speakers, self.train_frames, rng)
+
+    def eval_batches(self, rows: pd.DataFrame, batch_size: int) -> Iterator[tuple[Any, Any]]:
+        order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")  # less padding
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            yield idx, self.cache.batch(rows.iloc[idx], self.speakers, self.eval_frames)
+
+
+class WaveformInputs:
+    """Waveform batches from a ``DataLoader`` (``data.num_workers`` processes read and resample
+    the files; pinned memory and non-blocking copies on GPU)."""
+
+    def __init__(self, speakers: list[str], cfg: ExperimentConfig, device: torch.device):
+        self.speakers, self.cfg, self.pin = speakers, cfg, device.type == "cuda"
+        self.collate = functools.partial(collate, normalize=cfg.data.normalize)  # picklable
+
+    def _loader(self, ds, batches):
+        return torch.utils.data.DataLoader(
+            ds,
+            batch_sampler=batches,
+            num_workers=self.cfg.data.num_workers,
+            collate_fn=self.collate,
+            pin_memory=self.pin,
+        )
+
+    def train_batches(self, rows: pd.DataFrame, batches: list[list[int]], epoch: int):
+        d = self.cfg.data
+        ds = SERDataset(rows, self.speakers, d.sample_rate, d.max_seconds, True, self.cfg.seed)
+        ds.set_epoch(epoch)  # crops drawn from (seed, epoch, item) in the workers
+        yield from self._loader(ds, batches)
+
+    def eval_batches(self, rows: pd.DataFrame, batch_size: int) -> Iterator[tuple[Any, Any]]:
+        d = self.cfg.data
+        ds = SERDataset(rows, self.speakers, d.sample_rate, d.eval_max_seconds, train=False)
+        order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")
+        batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+        yield from zip(batches, self._loader(ds, batches))  # files read by the workers
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+
+class Trainer:
+    """Train one (task, system, seed) and evaluate it.
+
+    Args:
+        cfg: the experiment.
+        data: the run's rows (:func:`xlser.experiment.task_data`).
+        model: an :class:`xlser.model.SERModel` (built by :func:`xlser.model.build_model` if None).
+        hooks: objects with the named hook methods (module docstring).
+        progress: show a progress bar.
+    """
+
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        data: TaskData,
+        model: torch.nn.Module | None = None,
+        hooks: Sequence[Any] = (),
+        progress: bool = True,
+    ) -> None:
+        from xlser.experiment import make_batch_sampler
+
+        cfg.validate()
+        self.cfg, self.spec, self.data = cfg, SYSTEM_SPECS[cfg.system], data
+        seed_everything(cfg.seed)
+        self.device = resolve_device(cfg.train.device)
+        if model is None:
+            from xlser.model import build_model
+
+            model = build_model(cfg, n_speakers=len(data.speakers) if self.spec.use_adv else 0)
+        self.model = model.to(self.device)
+        self.scl = LanguageAwareSupConLoss(
+            cfg.loss.temperature,
+            cfg.loss.cross_lingual_pos_weight,
+            cfg.loss.pos_norm,
+            cfg.loss.anchor_reduce,
+        )
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        t = cfg.train
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=t.lr, weight_decay=t.weight_decay, eps=t.adam_eps
+        )
+        fp16 = t.precision == "fp16" and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 needs loss scaling
+        self.batch_sampler = make_batch_sampler(cfg, data.train, cfg.seed)
+        self.inputs = self._make_inputs(progress)
+        self.hooks, self.progress = list(hooks), progress
+        self.state = TrainerState()
+        self.best: dict[str, torch.Tensor] | None = None
+        self.adv_loss_weight = cfg.loss.w_adv
+
+    def _make_inputs(self, progress: bool):
+        enc = self.model.encoder
+        if self.cfg.model.frontend_cache == "auto" and cache_valid(enc):
+            d = self.data
+            rows = pd.concat([d.train, d.val, d.test, d.reference])
+            cache = FrontendCache.load_or_build(
+                enc, rows, d.cache_dir, self.cfg.data.sample_rate, self._normalize, progress
+            )
+            return CachedInputs(cache, d.speakers, self.cfg)
+        return WaveformInputs(self.data.speakers, self.cfg, self.device)
+
+    @property
+    def _normalize(self) -> bool:
+        info = getattr(self.model, "info", None)
+        return self.cfg.data.normalize and (info is None or info.do_normalize)
+
+    # -------------------------------------------------------------- forward and eq. 12
+    def forward(self, batch: Batch | FeatureBatch) -> SEROutput:
+        """The model on a batch of waveforms or of cached CNN features."""
+        if isinstance(batch, FeatureBatch):
+            return self.model.forward_features(batch.features, batch.n_frames)
+        return self.model(batch.input_values, batch.lengths, batch.attention_mask)
+
+    def objectives(self, out: SEROutput, batch) -> dict[str, torch.Tensor]:
+        """Eq. 12's terms and their weighted sum ``loss`` (tensors; nothing is synced)."""
+        cfg, spec = self.cfg, self.spec
+        ce = F.cross_entropy(out.emotion_logits.float(), batch.emotion)
+        terms = {"ce": ce}
+        loss = ce
+        if spec.use_scl and cfg.loss.w_scl:
+            z = out.projections if out.projections is not None else out.embeddings
+            terms["scl"] = self.scl(z.float(), batch.emotion, batch.language)
+            loss = loss + cfg.loss.w_scl * terms["scl"]
+        if spec.use_adv and cfg.loss.w_adv and out.speaker_logits is not None:
+            terms["adv"] = F.cross_entropy(
+                out.speaker_logits.float(), batch.speaker, ignore_index=-100
+            )
+            loss = loss + self.adv_loss_weight * terms["adv"]
+        terms["loss"] = loss
+        return terms
+
+    def _autocast(self):
+        p = self.cfg.train.precision
+        if p == "fp32" or self.device.type != "cuda":
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast("cuda", dtype=torch.bfloat16 if p == "bf16" else torch.float16)
+
+    def train_step(self, batch) -> dict[str, torch.Tensor]:
+        """One optimiser step on ``batch``; returns the detached terms (no CPU-GPU sync)."""
+        self.model.train()
+        batch = batch.to(self.device, non_blocking=True)
+        with self._autocast():
+            terms = self.objectives(self.forward(batch), batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(terms["loss"]).backward()
+        if self.cfg.train.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.train.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.state.step += 1
+        return {k: v.detach() for k, v in terms.items()}
+
+    def _set_adversary_schedule(self, progress: float) -> None:
+        sched = dann_coeff(progress) if self.cfg.loss.grl_schedule == "dann" else 1.0
+        terms = adversarial_terms(self.cfg.loss.adv_weight_mode, self.cfg.loss.w_adv, sched)
+        self.adv_loss_weight = terms.loss_weight
+        if hasattr(self.model, "set_grl_coeff"):
+            self.model.set_grl_coeff(terms.grl_coeff)
+
+    # -------------------------------------------------------------- the loop
+    @property
+    def total_steps(self) -> int:
+        t = self.cfg.train
+        return t.max_steps if t.max_steps is not None else t.max_epochs * len(self.batch_sampler)
+
+    def fit(self) -> TrainerState:
+        """Train until ``max_steps``/``max_epochs`` or early stopping; keep the best model."""
+        t, st, total = self.cfg.train, self.state, self.total_steps
+        self._call("on_fit_start")
+        start = time.time()
+        bar = tqdm(total=total, initial=st.step, desc=f"{self.cfg.task} {self.cfg.system}",
+                   disable=not self.progress)  # fmt: skip
+        stop = st.bad_evals >= t.patience  # a resumed run may have stopped already
+        pending: list[dict[str, torch.Tensor]] = []
+        while not stop and st.step < total:
+            if hasattr(self.batch_sampler, "set_epoch"):
+                self.batch_sampler.set_epoch(st.epoch)
+            batches = list(self.batch_sampler)[st.batch_in_epoch :]  # a resumed run skips some
+            for batch in self.inputs.train_batches(self.data.train, batches, st.epoch):
+                self._set_adversary_schedule(st.step / max(total, 1))
+                pending.append(self.train_step(batch))
+                st.batch_in_epoch += 1
+                bar.update(1)
+                if st.step % t.log_every == 0 or st.step >= total:
+                    self._log(pending, bar)
+                    pending = []
+                if t.eval_every and st.step % t.eval_every == 0:
+                    stop = self._validate()
+                if stop or st.step >= total:
+                    break
+                if self._due_checkpoint():
+                    st.wall_s, start = st.wall_s + time.time() - start, time.time()
+                    self._call("on_checkpoint")
+            else:
+                st.epoch, st.batch_in_epoch = st.epoch + 1, 0
+                if not t.eval_every:
+                    stop = self._validate()
+                st.wall_s, start = st.wall_s + time.time() - start, time.time()
+                self._call("on_checkpoint")
+        if pending:
+            self._log(pending, bar)
+        if t.eval_every and st.step % t.eval_every and not stop:
+            self._validate()  # the last steps are validated too
+        bar.close()
+        st.wall_s += time.time() - start
+        self._call("on_fit_end")
+        return st
+
+    def _due_checkpoint(self) -> bool:
+        every = self.cfg.train.checkpoint_every or self.cfg.train.eval_every
+        return bool(every) and self.state.step % every == 0
+
+    def _log(self, pending: list[dict[str, torch.Tensor]], bar) -> None:
+        """Mean of each term since the last log: one sync every ``log_every`` steps."""
+        names = list(pending[-1])
+        values = torch.stack([torch.stack([p[k] for p in pending]).mean() for k in names])
+        logs = dict(zip(names, values.float().cpu().tolist()))
+        bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLossError(
+                f"{self.cfg.task} {self.cfg.system} seed {self.cfg.seed}: loss term(s) {bad} "
+                f"became non-finite between steps {self.state.step - len(pending) + 1} and "
+                f"{self.state.step}; the run stopped and its last checkpoint was kept. Lower "
+                "train.lr, or check the inputs for NaN audio"
+            )
+        bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()})
+        rec = {"kind": "train", "step": self.state.step, "epoch": self.state.epoch, **logs}
+        self.state.history.append(rec)
+        self._call("on_step_end", rec)
+
+    def _validate(self) -> bool:
+        """Evaluate on the training languages' val split; return True to stop early."""
+        if not len(self.data.val):
+            return False
+        m = self.evaluate(self.data.val)
+        key = self.cfg.train.select_metric
+        score = -m["loss"] if key == "loss" else m[key]
+        rec = {"kind": "val", "step": self.state.step, **m}
+        self.state.history.append(rec)
+        self._call("on_eval_end", rec)
+        st = self.state
+        if st.best_metric is None or score > st.best_metric:
+            st.best_metric, st.best_step, st.bad_evals = score, st.step, 0
+            self.best = {k: v.detach().clone() for k, v in self.trainable_state().items()}
+            return False
+        st.bad_evals += 1
+        return st.bad_evals >= self.cfg.train.patience
+
+    # -------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def predict(self, rows: pd.DataFrame, batch_size: int = 64) -> dict[str, np.ndarray]:
+        """Emotion logits, probabilities, predictions and pooled embeddings for ``rows``."""
+        self.model.eval()
+        logits, embs = np.zeros((len(rows), len(EMOTIONS)), np.float32), None
+        for idx, batch in self.inputs.eval_batches(rows.reset_index(drop=True), batch_size):
+            batch = batch.to(self.device, non_blocking=True)
+            with self._autocast():
+                out = self.forward(batch)
+            e = out.embeddings.float().cpu().numpy()
+            embs = np.zeros((len(rows), e.shape[1]), np.float32) if embs is None else embs
+            logits[idx], embs[idx] = out.emotion_logits.float().cpu().numpy(), e
+        probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
+        return {"logits": logits, "probs": probs, "pred": logits.argmax(1), "embeddings": embs}
+
+    def evaluate(self, rows: pd.DataFrame, out: dict | None = None) -> dict[str, Any]:
+        """UAR, macro-F1, accuracy (%), mean CE loss, and each language's UAR (``uar_<lang>``)
+        and their mean ``uar_mean`` on ``rows``."""
+        out = out if out is not None else self.predict(rows)
+        y = np.array(label_index(rows["emotion"], EMOTIONS, "emotion"))
+        m: dict[str, Any] = emotion_metrics(y, out["pred"])
+        m["loss"] = float(F.cross_entropy(torch.from_numpy(out["logits"]), torch.from_numpy(y)))
+        langs = rows["language"].to_numpy()
+        per = {
+            lang: emotion_metrics(y[langs == lang], out["pred"][langs == lang])["uar"]
+            for lang in LANGUAGES
+            if (langs == lang).any()
+        }
+        m.update({f"uar_{k}": v for k, v in per.items()})
+        m["uar_mean"] = float(np.mean(list(per.values())))
+        return m
+
+    # -------------------------------------------------------------- state
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        names = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        return {k: v for k, v in self.model.state_dict().items() if k in names}
+
+    def _call(self, name: str, *args) -> None:
+        for h in self.hooks:
+            fn = getattr(h, name, None)
+            if fn is not None:
+                fn(self, *args)
