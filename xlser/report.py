@@ -221,7 +221,7 @@ class Report:
                 ours = _pm(r[f"{metric}_mean"], r[f"{metric}_std"], r["n_seeds"], n_common)
                 theirs = _num(r[f"paper_{metric}"], sign=False)
                 if t == AVERAGE and 0 < r["n_tasks"] < len(TASKS):
-                    ours, theirs = (f"{x} ({r['n_tasks']} tasks)" for x in (ours, theirs))
+                    ours, theirs = (f"{x} ({_tasks(r['n_tasks'])})" for x in (ours, theirs))
                 col.append(ours)
                 pcol.append(theirs)
             out[label] = col
@@ -293,7 +293,7 @@ class Report:
                 u, f = u.iloc[0], f.iloc[0]
                 label = t
                 if t == AVERAGE and u["n_tasks"] < len(TASKS):
-                    label = f"{AVERAGE} ({u['n_tasks']} tasks)"
+                    label = f"{AVERAGE} ({_tasks(u['n_tasks'])})"
                 rows.append(
                     {
                         "Task": label,
@@ -522,6 +522,10 @@ def _pm(
     if show_n or (n_common and n != n_common):
         s += f" (n={int(n)})"
     return s
+
+
+def _tasks(n: int) -> str:
+    return f"{int(n)} task" + ("" if n == 1 else "s")
 
 
 def _ci(lo: float, hi: float) -> str:
