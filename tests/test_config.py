@@ -31,7 +31,8 @@ def test_full_profile_has_the_papers_settings():
 
 def test_smoke_changes_budget_not_method():
     smoke, full = ExperimentConfig.from_profile("smoke"), ExperimentConfig.from_profile("full")
-    assert smoke.model.encoder == "tiny" and smoke.train.device == "cpu"
+    assert smoke.model.encoder == "xlser-tiny" and smoke.train.device == "cpu"
+    assert smoke.data.world is not None and full.data.world is None
     # the method's hyperparameters are the paper's in both profiles
     for part in ("loss", "sampler", "peft"):
         assert asdict(getattr(smoke, part)) == asdict(getattr(full, part))
@@ -64,7 +65,7 @@ def test_partial_file_takes_profile_defaults(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("profile: smoke\nloss:\n  w_adv: 0.0\n")
     cfg = load_config(p)
-    assert cfg.loss.w_adv == 0.0 and cfg.loss.w_scl == 1.0 and cfg.model.encoder == "tiny"
+    assert cfg.loss.w_adv == 0.0 and cfg.loss.w_scl == 1.0 and cfg.model.encoder == "xlser-tiny"
 
 
 def test_unknown_key_names_key_and_suggests(tmp_path):

@@ -30,7 +30,7 @@ def test_tiny_config_matches_base_structure():
     assert list(c.conv_kernel) == list(base.conv_kernel)
     assert list(c.conv_stride) == list(base.conv_stride)
     assert torch.tensor(c.conv_stride).prod().item() == 320
-    assert c.hidden_size == 64 and c.num_hidden_layers == 2 and c.intermediate_size == 128
+    assert c.hidden_size == 64 and c.num_hidden_layers == 2 and c.intermediate_size == 256
 
 
 def test_tiny_encoder_frames_and_info():

@@ -115,7 +115,7 @@ def test_tiny_counts_and_switches(lora, adapter, gate):
     cfg = PeftConfig(lora=lora, adapter=adapter, weight_gate=gate)
     encoder = apply_peft(tiny(), cfg)
     counts = trainable_parameters(encoder)
-    exp = expected_counts(64, 128, 2, cfg)
+    exp = expected_counts(64, 256, 2, cfg)
     assert {k: counts[k] for k in exp} == exp
     assert counts["trainable"] == sum(exp.values())
     assert any("lora_" in n for n, _ in encoder.named_parameters()) is lora
@@ -252,5 +252,5 @@ def test_gradients_reach_peft_params_only(model_cfg):
 
 def test_format_trainable_parameters():
     text = format_trainable_parameters(trainable_parameters(apply_peft(tiny(), PeftConfig())))
-    assert text.splitlines()[0].split() == ["lora", "14,336"]
-    assert "trainable params: 26,976 || all params:" in text
+    assert text.splitlines()[0].split() == ["lora", "18,432"]
+    assert "trainable params: 31,072 || all params:" in text

@@ -40,7 +40,7 @@ def test_registered_in_cli():
 
 def test_summarize_smoke_exact():
     counts = summarize(ExperimentConfig.from_profile("smoke"), n_speakers=SMOKE_N_SPEAKERS)
-    exp = expected(64, 128, 2, SMOKE_N_SPEAKERS)
+    exp = expected(64, 256, 2, SMOKE_N_SPEAKERS)
     assert {k: counts[k] for k in exp} == exp
     assert set(counts) == set(JSON_KEYS)
 
@@ -76,7 +76,7 @@ def test_cli_text_and_options(capsys):
     code, out = run_cli(["summary", "--task", "zh-fr", "--n-speakers", "0"], capsys)
     assert code == 0
     assert "task zh-fr" in out and "speakers 0" in out
-    assert "trainable params: 27,236 || all params:" in out  # 26,976 PEFT + 260 emotion head
+    assert "trainable params: 31,332 || all params:" in out  # 31,072 PEFT + 260 emotion head
     assert out.splitlines()[5].split() == ["speaker_head", "0"]
 
 

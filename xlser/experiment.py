@@ -129,7 +129,8 @@ def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
             stacklevel=2,
         )
     cache_dir = files[0].parent / ".xlser-cache" if files else None
-    return TaskData(train, val, test, sorted(train["speaker"].unique()), cache_dir, reference)
+    speakers = sorted(train["speaker"].unique())
+    return TaskData(train, val, test, speakers, cache_dir, reference, df)
 
 
 def make_batch_sampler(cfg: ExperimentConfig, train: pd.DataFrame, seed: int):
@@ -295,9 +296,7 @@ class Checkpointer:
                 f"{fix} (checkpoints are not carried across versions)"
             )
         load_trainable(trainer.model, read_tensors(folder / "trainable.safetensors", fix), folder)
-        trainer.best = (
-            read_tensors(folder / "best.safetensors", fix) if state["has_best"] else None
-        )
+        trainer.best = read_tensors(folder / "best.safetensors", fix) if state["has_best"] else None
         opt = _unflatten_optimizer(read_tensors(folder / "optimizer.safetensors", fix), state)
         trainer.optimizer.load_state_dict(opt)
         trainer.scaler.load_state_dict(state["scaler"])

@@ -117,7 +117,9 @@ class FrontendCache:
             for layer in rest:
                 x = layer(x)  # (B, C, T)
             for b in range(len(hs)):
-                out.append(x[b, :, : _frames_after_first(cnn, int(n[b]))].T.to("cpu", torch.float16))
+                out.append(
+                    x[b, :, : _frames_after_first(cnn, int(n[b]))].T.to("cpu", torch.float16)
+                )
             bar.update(len(hs))
         bar.close()
         cnn.train(was_training)

@@ -96,7 +96,9 @@ def read_json(path: str | os.PathLike, fix: str = "") -> Any:
         ) from e
 
 
-def atomic_save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict | None = None) -> None:
+def atomic_save_tensors(
+    path: str | os.PathLike, tensors: dict, metadata: dict | None = None
+) -> None:
     """Save a ``{name: tensor}`` dict as safetensors, atomically (no pickle anywhere)."""
     from safetensors.torch import save_file
 

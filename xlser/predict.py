@@ -10,9 +10,10 @@ model (wav2vec 2.0 + PEFT, mean pooling and the emotion head: eq. 3, 4 and 11 of
 * any length: audio longer than one window (the run's ``data.eval_max_seconds``, else
   :data:`WINDOW_S`) is cut into windows that overlap by half (:data:`HOP_S`), the last one flush
   with the end; the windows' probabilities and embeddings are averaged;
-* every utterance or window is its own batch of one, unpadded, normalised per utterance when the
-  run normalised its training audio (``data.normalize``): the numbers are the trainer's evaluation
-  of the same audio with per-utterance batching.
+* every utterance or window is its own batch of one, unpadded, normalised per utterance when
+  training normalised (``data.normalize`` and the checkpoint's ``do_normalize``): the numbers are
+  the trainer's evaluation of the same audio (which reads the frozen CNN's output from a float16
+  cache, :mod:`xlser.frontend`: equal up to that rounding).
 
 The answer is a ``pandas.DataFrame``, one row per input, with the columns of a run's
 ``predictions.csv`` where they mean the same: ``input``, ``pred`` (top emotion), ``prob_happy``,
@@ -315,9 +316,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--out", help="also write the predictions to this CSV file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
-    )
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. model.checkpoints.en=FOLDER")  # fmt: skip
     p.set_defaults(func=_cli)
 
 

@@ -23,7 +23,6 @@ path as the full profile's checkpoints.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time

@@ -63,6 +63,9 @@ class TaskData:
     """Where front-end caches go (beside the manifest); ``None``: keep them in memory only."""
     reference: pd.DataFrame | None = None
     """Test rows of the training languages (for embeddings and t-SNE; never used to select)."""
+    manifest: pd.DataFrame | None = None
+    """Every row of the manifests: the front-end cache covers them all, so every run of a grid
+    with the same encoder shares one cache."""
 
 
 @dataclass
@@ -204,7 +207,11 @@ class Trainer:
         enc = self.model.encoder
         if self.cfg.model.frontend_cache == "auto" and cache_valid(enc):
             d = self.data
-            rows = pd.concat([d.train, d.val, d.test, d.reference])
+            rows = (
+                d.manifest
+                if d.manifest is not None
+                else pd.concat([d.train, d.val, d.test, d.reference])
+            )
             cache = FrontendCache.load_or_build(
                 enc, rows, d.cache_dir, self.cfg.data.sample_rate, self._normalize, progress
             )

@@ -93,9 +93,7 @@ class WorldConfig:
         """Cross-field checks; raise :class:`WorldConfigError` naming the key."""
         for lang in self.languages:
             if lang not in LANGUAGES:
-                raise WorldConfigError(
-                    f"world.languages: {lang!r} is not one of {list(LANGUAGES)}"
-                )
+                raise WorldConfigError(f"world.languages: {lang!r} is not one of {list(LANGUAGES)}")
             for table in ("designs", "phonetics", "channels", "dialects"):
                 if lang not in getattr(self, table):
                     raise WorldConfigError(f"world.{table} has no entry for language {lang!r}")
@@ -163,4 +161,3 @@ class WorldConfig:
                 }
             )
         return pd.DataFrame(rows).set_index("language")
-

@@ -30,7 +30,6 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
