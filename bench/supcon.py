@@ -7,17 +7,19 @@ ratio. At large ``B`` the loop is timed on a random subset of anchors and scaled
 (each anchor costs the same ``B - 1`` similarities); the output says where. The target is a ratio of at
 least 50 at ``B = 256``.
 
+Clock and threads: one thread and process CPU time by default, as in ``bench/forward.py`` (on a
+shared machine two threads' wall time measured the neighbours' load: up to 20x swings).
+
 Usage: ``.venv/bin/python bench/supcon.py [--sizes 36 72 144 256 1024] [--repeats 3]``
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
-from _common import emit, interleaved, median, setup
+from _common import CLOCKS, emit, interleaved, median, setup
 
 from xlser.losses import language_aware_supcon
 
@@ -67,8 +69,9 @@ def loop_anchors(b: int, cap: int) -> int:
     return min(b, max(4, cap // b))
 
 
-def run_size(b: int, repeats: int, cap: int, inner: int) -> dict:
+def run_size(b: int, repeats: int, cap: int, inner: int, clock: str) -> dict:
     """Median seconds per forward + backward of the three versions at batch ``b``."""
+    now = CLOCKS[clock]
     g = torch.Generator().manual_seed(b)
     e = torch.randn(b, 768, generator=g, requires_grad=True)
     y = torch.randint(0, 4, (b,), generator=g).tolist()
@@ -80,20 +83,21 @@ def run_size(b: int, repeats: int, cap: int, inner: int) -> dict:
     def vec():
         per_call = []  # a few calls per round (one takes about a millisecond); their median
         for _ in range(inner):
-            t = time.perf_counter()
+            t = now()
             language_aware_supcon(e, yt, lt).backward()
-            per_call.append(time.perf_counter() - t)
+            per_call.append(now() - t)
         return median(per_call) * inner
 
     def loop():
-        t = time.perf_counter()
+        t = now()
         loop_supcon(e, y, lang, anchors=anchors).backward()
-        return (time.perf_counter() - t) * b / n_anchors  # scaled to all b anchors
+        return (now() - t) * b / n_anchors  # scaled to all b anchors
 
     def rows():
         row_loop_supcon(e, yt, lt).backward()
 
-    times = interleaved({"loop": loop, "rows": rows, "vec": vec}, repeats=repeats, warmup=1)
+    ways = {"loop": loop, "rows": rows, "vec": vec}
+    times = interleaved(ways, repeats=repeats, warmup=1, clock=clock)
     t_vec = median(times["vec"]) / inner
     t_loop, t_rows = median(times["loop"]), median(times["rows"])
     diff = None
@@ -126,10 +130,14 @@ def main() -> None:
         default=4096,
         help="time the scalar loop on max(4, CAP // B) random anchors (all if fewer) and scale",
     )
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     args = ap.parse_args()
     setup(args.threads)
-    print(f"language-aware SupCon, forward + backward, D = 768, {args.threads} threads")
+    print(
+        f"language-aware SupCon, forward + backward, D = 768, {args.threads} thread(s), "
+        f"{args.clock} clock"
+    )
     print("  loop: scalar per-anchor loop of eq. 8; rows: one loop over anchors, rows vectorised")
     print(
         f"{'batch':>6} {'vectorised ms':>14} {'rows ms':>9} {'loop ms':>10} "
@@ -137,7 +145,7 @@ def main() -> None:
     )
     rows = []
     for b in args.sizes:
-        r = run_size(b, args.repeats, args.loop_cap, inner=20 if b <= 256 else 5)
+        r = run_size(b, args.repeats, args.loop_cap, 20 if b <= 256 else 5, args.clock)
         rows.append(r)
         n = r["loop_anchors_timed"]
         how = (
@@ -158,7 +166,9 @@ def main() -> None:
             "bench": "supcon",
             "baseline": "scalar per-anchor loop of eq. 8",
             "candidate": "xlser.losses.language_aware_supcon",
-            "metric": "seconds per forward+backward (median); ratio = loop / vectorised",
+            "metric": f"{args.clock}-clock seconds per forward+backward (median); "
+            "ratio = loop / vectorised",
+            "threads": args.threads,
             "batch": head["batch"],
             "ratio": round(head["ratio"], 1),
             "ratio_vs_row_loop": round(head["ratio_vs_row_loop"], 1),
