@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
 from xlser_bibstyle import author_year_label  # noqa: E402
-from xlser_scripts import dedupe_scripts  # noqa: E402
+from xlser_site import dedupe_scripts  # noqa: E402
 
 BIB = parse_file(ROOT / "references.bib")
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
