@@ -79,8 +79,11 @@ def finish_grid(fig: plt.Figure, axes: np.ndarray, n: int, handles: Sequence | N
 
 
 def legend_below(fig: plt.Figure, handles: Sequence, ncol: int | None = None) -> None:
-    """One legend for the whole figure, centred below its panels (inside the figure's width)."""
-    ncol = ncol or min(len(handles), 4)
+    """One legend for the whole figure, centred below its panels, in as many columns as fit the
+    figure's width (at most 4)."""
+    if ncol is None:
+        longest = max(len(h.get_label()) for h in handles)
+        ncol = max(1, min(len(handles), 4, 84 // (longest + 7)))  # ~84 characters per row
     fig.legend(handles=handles, loc="outside lower center", ncol=ncol)
 
 
