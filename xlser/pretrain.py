@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xlser.config import ModelConfig
+from xlser.config import ConfigError, ModelConfig
 
 __all__ = ["PretrainConfig", "mfcc_targets", "pretrain", "units_per_frame"]
 
@@ -140,7 +140,7 @@ def pretrain(
     cfg, model_cfg = cfg or PretrainConfig(), model_cfg or ModelConfig()
     out = Path(out)
     if cfg.max_steps < 1:
-        raise ValueError(f"--max-steps must be >= 1, got {cfg.max_steps}")
+        raise ConfigError(f"--max-steps must be >= 1, got {cfg.max_steps}")
     if out.exists() and any(out.iterdir()):
         if not (out / "pretrain.json").is_file():
             raise FileExistsError(
