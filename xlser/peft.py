@@ -40,7 +40,7 @@ the LoRA ``A``/``B`` matrices, the adapters and the gates.
 >>> encoder = apply_peft(encoder, PeftConfig())
 >>> counts = trainable_parameters(encoder)
 >>> counts["lora"], counts["adapter"], counts["gate"], counts["trainable"]
-(14336, 12512, 128, 26976)
+(18432, 12512, 128, 31072)
 """
 
 from __future__ import annotations
