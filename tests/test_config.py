@@ -129,3 +129,32 @@ def test_every_field_documented_type_is_checkable():
         assert from_dict(asdict(cfg)) == cfg
         for f in dataclasses.fields(cfg):
             assert f.name in asdict(cfg)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("train.max_steps", 0, "train.max_steps must be >= 1"),
+        ("train.max_steps", -1, "train.max_steps must be >= 1"),
+        ("train.patience", 0, "train.patience must be >= 1"),
+        ("train.eval_every", 0, "train.eval_every must be >= 1"),
+        ("train.lr", 0.0, "train.lr must be > 0"),
+        ("loss.w_adv", -0.3, "loss.w_adv must be >= 0"),
+        ("loss.cross_lingual_pos_weight", 0.0, "cross_lingual_pos_weight must be > 0"),
+        ("sampler.n_per_pair", 1, "n_per_pair must be >= 2"),
+        ("data.max_seconds", 0.01, "data.max_seconds must be >= 0.025"),
+        ("data.world.dialect_strength", -1.0, "dialect_strength must be a finite number >= 0"),
+        ("seed", -1, "seed must be >= 0"),
+        ("train.device", "gpu", "train.device must be auto, cpu"),
+    ],
+)
+def test_out_of_range_values_name_the_key(key, value, match):
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig.from_profile("smoke", **{key: value}).validate()
+
+
+def test_malformed_config_file_names_the_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("loss: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML"):
+        load_config(p)

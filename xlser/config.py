@@ -245,6 +245,7 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         """Cross-field checks (single fields are checked when the config is built)."""
+        from xlser.systems import SYSTEM_SPECS
         from xlser.tasks import parse_task  # local: tasks imports config-free helpers only
 
         parse_task(self.task)
@@ -255,6 +256,43 @@ class ExperimentConfig:
         for name in ("temperature", "cross_lingual_pos_weight"):
             if getattr(self.loss, name) <= 0:
                 raise ConfigError(f"loss.{name} must be > 0, got {getattr(self.loss, name)}")
+        if s.n_per_pair < 2 and SYSTEM_SPECS[self.system].use_scl:
+            raise ConfigError(
+                f"sampler.n_per_pair must be >= 2 for {self.system} (SupCon needs a same-language "
+                f"positive for every anchor), got {s.n_per_pair}"
+            )
+        checks = [
+            ("loss.w_scl", self.loss.w_scl, ">= 0", self.loss.w_scl >= 0),
+            ("loss.w_adv", self.loss.w_adv, ">= 0", self.loss.w_adv >= 0),
+            ("train.lr", self.train.lr, "> 0", self.train.lr > 0),
+            ("train.max_epochs", self.train.max_epochs, ">= 1", self.train.max_epochs >= 1),
+            ("train.patience", self.train.patience, ">= 1", self.train.patience >= 1),
+            ("train.log_every", self.train.log_every, ">= 1", self.train.log_every >= 1),
+            ("seed", self.seed, ">= 0", self.seed >= 0),
+        ]
+        for key in ("max_steps", "eval_every", "checkpoint_every"):
+            v = getattr(self.train, key)
+            checks.append((f"train.{key}", v, ">= 1 (or null)", v is None or v >= 1))
+        for key in ("max_seconds", "eval_max_seconds"):
+            v = getattr(self.data, key)  # the CNN's receptive field is 400 samples (25 ms)
+            checks.append((f"data.{key}", v, ">= 0.025 (or null)", v is None or v >= 0.025))
+        for key, value, rule, ok in checks:
+            if not ok:
+                raise ConfigError(f"{key} must be {rule}, got {value!r}")
+        if self.train.grad_clip is not None and self.train.grad_clip <= 0:
+            raise ConfigError(f"train.grad_clip must be > 0 or null, got {self.train.grad_clip}")
+        dev = self.train.device
+        if dev.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(
+                    f"train.device={dev!r} but no CUDA device is available; use 'auto' or 'cpu'"
+                )
+        elif dev not in ("auto", "cpu", "mps"):
+            raise ConfigError(f"train.device must be auto, cpu, cuda[:N] or mps, got {dev!r}")
+        if self.data.world is not None:
+            self.data.world.validate()
 
 
 SMOKE_OVERRIDES: dict[str, Any] = {
@@ -467,9 +505,19 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> ExperimentConfig:
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        d = yaml.safe_load(text) or {}
+        try:
+            d = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(
+                f"{path}: not valid YAML ({e}); fix the file or pass another"
+            ) from None
     elif path.suffix == ".json":
-        d = json.loads(text)
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(
+                f"{path}: not valid JSON ({e}); fix the file or pass another"
+            ) from None
     else:
         raise ConfigError(f"{path}: config files end in .yaml, .yml or .json")
     if not isinstance(d, dict):
