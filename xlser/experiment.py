@@ -73,8 +73,10 @@ RUN_FILES = (
     "predictions.csv",
     "embeddings.safetensors",
     "metrics.json",
+    *(f"{stem}.{ext}" for stem in ("tsne", "tsne_all") for ext in ("png", "svg", "json")),
 )
-"""Every file xlser writes into a run folder (plus ``checkpoint-<step>/`` folders)."""
+"""Every file xlser writes into a run folder (plus ``checkpoint-<step>/`` folders); the
+``tsne*`` files are written later by ``python -m xlser tsne``."""
 
 
 class RunFolderError(XlserError, ValueError):
