@@ -1,10 +1,9 @@
 """Throughput of the trainer's training step (eq. 12, batch 36) on the smoke run: SDPA vs eager.
 
-Two :class:`xlser.train.Trainer` objects on the smoke profile (task en-de, Proposed), one with
-``model.attn_implementation="sdpa"`` and one with ``"eager"``, run the same hierarchical batches of
-waveforms (the frozen-CNN feature cache off, so each step runs the whole model), in alternating
-rounds. The encoder is the smoke profile's architecture with random weights (``model.encoder=
-"tiny"``: the same speed, and no pretrained asset needed). Prints steps/s and seconds of audio per second of each and their ratio.
+Two :class:`xlser.train.Trainer` objects on the smoke profile (task en-de, Proposed, the shipped
+``xlser-tiny`` encoder), one with ``model.attn_implementation="sdpa"`` and one with ``"eager"``, run
+the same hierarchical batches of waveforms (the frozen-CNN feature cache off, so each step runs the
+whole model), in alternating rounds. Prints steps/s and seconds of audio per second of each and their ratio.
 
 Clock and threads as in ``bench/forward.py``: one thread and process CPU time by default (robust
 on a shared machine); ``--threads 2 --clock wall`` for the other way.
@@ -26,7 +25,7 @@ from xlser.train import Trainer, task_data
 
 
 def make_trainer(attn: str, data) -> Trainer:
-    over = {"system": "proposed", "model.attn_implementation": attn, "model.encoder": "tiny"}
+    over = {"system": "proposed", "model.attn_implementation": attn}
     if "frontend_cache" in {f.name for f in dataclasses.fields(ModelConfig)}:
         over["model.frontend_cache"] = "off"  # the waveform path: every step runs the CNN
     cfg = experiment("smoke", **over)
@@ -51,7 +50,7 @@ def main() -> None:
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     args = ap.parse_args()
     setup(args.threads)
-    cfg = experiment("smoke", system="proposed", **{"model.encoder": "tiny"})
+    cfg = experiment("smoke", system="proposed")
     data = task_data(cfg)
     trainers = {attn: make_trainer(attn, data) for attn in ("sdpa", "eager")}
     batches = first_batches(trainers["sdpa"], args.steps)
