@@ -12,7 +12,7 @@ The same utterances (random waveforms, 1-3 s by default, seeded) go through full
 Optionally (``--exact``) a third way: one step over the batch whose encoder runs each utterance
 unpadded (``model.batching="per_utterance"``, exact for group-norm CNNs).
 
-Two configs: ``tiny`` (the smoke profile's encoder) and ``base`` (wav2vec2-base architecture, random
+Two configs: ``tiny`` (the smoke profile's encoder architecture, random weights) and ``base`` (wav2vec2-base architecture, random
 weights, no download). Base on CPU is slow, so it runs fewer and shorter clips (see the sizes
 printed). Rounds alternate the ways; the medians of utterances per second give the ratio. Target:
 at least 5x on tiny.
