@@ -1,4 +1,4 @@
-"""Tiny stand-in trees of the five real corpora, in their distributed layouts (corpora.md).
+"""Tiny stand-in trees of the five real corpora, in their distributed layouts (as each corpus distributes them).
 
 Each ``make_*`` writes short audio files (0.2-0.3 s) with soundfile and returns the root to pass to
 ``prepare`` plus what a correct loader must find. Not a conftest: tests import it by name.

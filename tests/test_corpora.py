@@ -1,4 +1,4 @@
-"""Corpus loaders on stand-in trees in the real distributed layouts (corpora.md): labels, speakers,
+"""Corpus loaders on stand-in trees in the real distributed layouts: labels, speakers,
 languages, official splits, and the variant layouts each loader must accept."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from xlser.data.splits import (
     stratified_sizes,
 )
 
-# real 4-class counts per emotion (corpora.md)
+# real 4-class counts per emotion (from each corpus's documentation)
 REAL_COUNTS = {
     "esd": {"happy": 3500, "angry": 3500, "sad": 3500, "neutral": 3500},
     "emodb": {"happy": 71, "angry": 127, "sad": 62, "neutral": 79},
