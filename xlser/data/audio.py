@@ -174,8 +174,11 @@ class Batch:
     speaker: torch.Tensor
     utt_id: list[str]
 
-    def to(self, device: torch.device | str) -> Batch:
-        moved = {k: v.to(device) if torch.is_tensor(v) else v for k, v in vars(self).items()}
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        moved = {
+            k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v
+            for k, v in vars(self).items()
+        }
         return Batch(**moved)
 
 
