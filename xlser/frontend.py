@@ -25,6 +25,7 @@ changed file or encoder gets a new cache.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from dataclasses import dataclass
@@ -138,9 +139,11 @@ class FrontendCache:
         progress: bool = True,
     ) -> FrontendCache:
         """The cache of ``rows`` for ``encoder``'s CNN: read from ``folder`` if there, else computed
-        and written atomically (concurrent builders write identical files; the last rename wins).
+        and written atomically, under a file lock so that parallel runs of a grid build it once.
         ``folder=None`` computes it in memory only."""
-        from safetensors.torch import load_file, save_file
+        from safetensors.torch import load_file
+
+        from xlser.io import atomic_save_tensors
 
         rows = rows.drop_duplicates("utt_id").reset_index(drop=True)
         ids = rows["utt_id"].tolist()
@@ -148,18 +151,18 @@ class FrontendCache:
             return cls(cls._compute(encoder, rows, sample_rate, normalize, progress), ids)
         key = cache_key(encoder, rows, sample_rate, normalize)
         path = Path(folder) / f"frontend-{key}.safetensors"
-        if path.is_file():
-            try:
-                flat = load_file(str(path))
-                return cls(_unflatten(flat["features"], flat["lengths"]), ids)
-            except (OSError, KeyError, RuntimeError, ValueError):
-                pass  # a damaged cache is rebuilt below
-        feats = cls._compute(encoder, rows, sample_rate, normalize, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        lengths = torch.tensor([len(f) for f in feats])
-        save_file({"features": torch.cat(feats), "lengths": lengths}, str(tmp))
-        os.replace(tmp, path)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one process builds; the others wait, then read
+            if path.is_file():
+                try:
+                    flat = load_file(str(path))
+                    return cls(_unflatten(flat["features"], flat["lengths"]), ids)
+                except (OSError, KeyError, RuntimeError, ValueError):
+                    pass  # a damaged cache is rebuilt below
+            feats = cls._compute(encoder, rows, sample_rate, normalize, progress)
+            lengths = torch.tensor([len(f) for f in feats])
+            atomic_save_tensors(path, {"features": torch.cat(feats), "lengths": lengths})
         return cls(feats, ids)
 
     def batch(
