@@ -236,3 +236,19 @@ def test_interrupted_run_resumes_inside_an_epoch_to_the_same_result(manifest, tm
     logs = [json.loads(x) for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
     keys = [(r["kind"], r["step"]) for r in logs]
     assert len(keys) == len(set(keys))  # a resumed log has no duplicated records
+
+
+def test_a_manifest_typo_never_synthesises_into_the_users_folder(tmp_path):
+    corpus = tmp_path / "corpus3"
+    mine = corpus / "wav" / "real" / "take1.wav"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"RIFF mine")
+    cfg = ExperimentConfig.from_profile(
+        "smoke", **{"data.manifests": [str(corpus / "mycorpus_typo.csv")]}
+    )
+    assert cfg.data.synthesize_if_missing  # on in the smoke profile, for its own folder only
+    with pytest.raises(FileNotFoundError, match="mycorpus_typo.csv"):
+        run_experiment(cfg, tmp_path / "run", progress=False)
+    assert mine.read_bytes() == b"RIFF mine"
+    assert sorted(p.name for p in corpus.rglob("*")) == ["real", "take1.wav", "wav"]
+    assert not (tmp_path / "run").exists()
