@@ -359,11 +359,14 @@ def plot_bars(
     return fig
 
 
-def plot_training(history: pd.DataFrame, val: pd.DataFrame, window: int = 10) -> plt.Figure:
-    """A run's loss terms per step (raw and a rolling mean) and its validation UAR, 2 × 2 panels.
+def plot_training(
+    history: pd.DataFrame, val: pd.DataFrame, window: int = 10, metric: str = "uar"
+) -> plt.Figure:
+    """A run's loss terms per step (raw and a rolling mean) and a validation metric, 2 × 2 panels.
 
-    ``history`` is indexed by step with any of the columns ``ce``, ``scl``, ``adv`` (a run's
-    ``trainer_state.json`` history); ``val`` has columns ``step`` and ``uar`` (in %).
+    ``history`` is indexed by step with any of the columns ``ce``, ``scl``, ``adv`` (the ``train``
+    records of a run's ``trainer_state.json`` history); ``val`` has columns ``step`` and
+    ``metric`` (a UAR in %, e.g. ``uar`` or ``uar_mean``).
     """
     names = {"ce": "emotion CE", "scl": "SupCon (λ = 2.5)", "adv": "speaker CE (adversary)"}
     keys = [k for k in names if k in history and history[k].notna().any()]
@@ -377,10 +380,10 @@ def plot_training(history: pd.DataFrame, val: pd.DataFrame, window: int = 10) ->
         ax.set_title(names[key])
         ax.set_xlabel("step")
     ax = axes.flat[len(keys)]
-    ax.plot(val["step"], val["uar"], marker="o", color=CURVE_COLORS[2])
-    ax.set_title("validation UAR (training languages)")
+    ax.plot(val["step"], val[metric], marker="o", color=CURVE_COLORS[2])
+    ax.set_title(f"validation {metric} (training languages)")
     ax.set_xlabel("step")
-    ax.set_ylabel("UAR (%)")
+    ax.set_ylabel(f"{metric} (%)")
     ax.set_ylim(0, 100)
     finish_grid(fig, axes, len(keys) + 1, handles)
     return fig
