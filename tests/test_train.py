@@ -141,7 +141,8 @@ def test_run_experiment_writes_and_resumes(manifest, tmp_path):
 
 
 def test_run_folder_ownership(manifest, tmp_path):
-    cfg = cfg_for(manifest, system="baseline1", **{"train.max_steps": 1})
+    small = {"train.max_steps": 1, "sampler.replacement": True}  # tiny pools
+    cfg = cfg_for(manifest, system="baseline1", **small)
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "config.yaml").write_text("my own config")
@@ -152,7 +153,7 @@ def test_run_folder_ownership(manifest, tmp_path):
     assert (foreign / "config.yaml").read_text() == "my own config"
     assert (foreign / "log.jsonl").read_text() == "my log"
     run_experiment(cfg, tmp_path / "r", progress=False)
-    other = cfg_for(manifest, system="baseline2", **{"train.max_steps": 1})
+    other = cfg_for(manifest, system="baseline2", **small)
     with pytest.raises(RunFolderError, match="system: 'baseline1' -> 'baseline2'"):
         run_experiment(other, tmp_path / "r", progress=False)  # never the old system's metrics
     (tmp_path / "r" / "notes.txt").write_text("keep")

@@ -15,13 +15,15 @@ from xlser.config import ExperimentConfig, data_dir, default_manifests, profile,
 __all__ = ["data_dir", "experiment", "repo_root", "smoke_manifest"]
 
 
-def smoke_manifest(seed: int = 0) -> Path:
-    """The embedded synthetic corpus's manifest, generated on first use (seeded, deterministic)."""
+def smoke_manifest(seed: int = 0, progress: bool = False) -> Path:
+    """The embedded synthetic corpus's manifest, generated on first use (seeded, deterministic).
+    No progress bar by default: in a notebook it is a widget, which an offline page cannot draw."""
     from xlser.world.synthesis import ensure_synthetic
 
     if seed == 0:
-        return ensure_synthetic(default_manifests("smoke")[0], seed=seed)
-    return ensure_synthetic(data_dir() / f"synth_seed{seed}" / "manifest.csv", seed=seed)
+        return ensure_synthetic(default_manifests("smoke")[0], seed=seed, progress=progress)
+    path = data_dir() / f"synth_seed{seed}" / "manifest.csv"
+    return ensure_synthetic(path, seed=seed, progress=progress)
 
 
 def experiment(prof: str | None = None, **overrides: Any) -> ExperimentConfig:

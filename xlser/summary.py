@@ -13,7 +13,7 @@ display default: training sizes the head from the training speakers in its manif
 >>> from xlser.config import ExperimentConfig
 >>> counts = summarize(ExperimentConfig.from_profile("smoke"), n_speakers=64)
 >>> [counts[k] for k in ("lora", "adapter", "gate", "emotion_head", "speaker_head")]
-[14336, 12512, 128, 260, 33088]
+[18432, 12512, 128, 260, 33088]
 """
 
 from __future__ import annotations
