@@ -147,7 +147,8 @@ def pretraining_pool(
     speakers = draw_speakers(
         pool.corpus, d.pretrain_speakers, d.female_share, config.speakers, list(EMOTIONS), rng
     )
-    # the language's emotion profile: drawn with the SER world's own stream, as the corpus has it
+    # the language's emotion profile as a one-language world of this seed draws it: its sourced
+    # dialect, with its own random part (the shipped encoders were pretrained on this pool)
     profile = build_world(dataclasses.replace(config, languages=[language]), seed).profiles
     shares = np.array([d.emotion_shares.get(e, 0.0) for e in EMOTIONS])
     n = d.pretrain_utterances
