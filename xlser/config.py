@@ -463,7 +463,7 @@ def _merge(base: dict[str, Any], upd: dict[str, Any], prefix: str) -> None:
 
 def save_config(cfg: ExperimentConfig, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``cfg`` to ``.yaml``/``.yml`` or ``.json`` atomically."""
-    from xlser.data.manifest import atomic_write_text
+    from xlser.io import atomic_write_text
 
     path = Path(path)
     if path.exists() and not overwrite:

@@ -91,6 +91,7 @@ class FrontendCache:
     def __len__(self) -> int:
         return len(self.features)
 
+    @staticmethod
     @torch.no_grad()
     def _compute(encoder, rows, sample_rate, normalize, progress, batch_size=32) -> list[Tensor]:
         """Every utterance's CNN output, exact: layer 0 (the one with group norm, whose
@@ -125,8 +126,6 @@ class FrontendCache:
         bar.close()
         cnn.train(was_training)
         return out
-
-    _compute = staticmethod(_compute)
 
     @classmethod
     def load_or_build(

@@ -208,7 +208,7 @@ def pretrain(
         "wall_s": round(time.time() - t0, 1),
         "torch": torch.__version__,
     }
-    from xlser.data.manifest import atomic_write_text
+    from xlser.io import atomic_write_text
 
     atomic_write_text(out / "pretrain.json", json.dumps(record, indent=2) + "\n")
     return record

@@ -15,7 +15,6 @@ The same reader serves the synthetic corpus and the real ones: nothing downstrea
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pandas as pd
 
 from xlser import EMOTIONS, LANGUAGES, SPLITS
 from xlser.errors import XlserError
+from xlser.io import atomic_write_text  # noqa: F401  (re-exported: callers import it from here)
 
 COLUMNS: tuple[str, ...] = (
     "utt_id",
@@ -210,22 +210,6 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike, overwrite: bool = 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, out.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
     return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _relative_if_under(p: str, root: Path) -> str:

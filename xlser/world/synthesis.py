@@ -295,7 +295,8 @@ def synthesize(
     """
     from tqdm.auto import tqdm
 
-    from xlser.data.manifest import atomic_write_text, write_manifest
+    from xlser.data.manifest import write_manifest
+    from xlser.io import atomic_write_text
 
     out = Path(out_dir)
     w = build_world(world, seed)  # validates the config before anything is written
