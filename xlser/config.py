@@ -197,6 +197,9 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"
     device: str = "auto"
+    dropout_impl: Literal["auto", "fast", "torch"] = "auto"
+    """Dropout masks: ``fast`` draws four 16-bit numbers per 64 random bits (:mod:`xlser.dropout`;
+    p rounded to 1/65,536, unbiased), ``torch`` is ``nn.Dropout``; ``auto``: fast on CPU only."""
     eval_every: int | None = None
     """Validate every N steps; ``None`` validates once per epoch."""
     checkpoint_every: int | None = None
