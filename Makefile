@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.xlser-installed
 
-.PHONY: setup book test site-check lint freeze notebooks clean
+.PHONY: setup book test site-check lint freeze notebooks student clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ site-check: $(STAMP)
 notebooks: $(STAMP)
 	mkdir -p _build/notebooks
 	for f in book/[0-9]*.md; do $(BIN)/jupytext --to ipynb "$$f" -o "_build/notebooks/$$(basename "$${f%.md}").ipynb"; done
+
+# The student edition: every chapter as .ipynb without outputs and with its solution boxes removed,
+# plus a README of what was removed -> _build/student/ (book/_ext/student.py)
+student: $(STAMP)
+	$(BIN)/python book/_ext/student.py --out _build/student book/[0-9]*.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check xlser tests bench
