@@ -220,6 +220,14 @@ def test_build_writes_notebooks_without_solutions_and_a_readme(tmp_path):
     assert [len(r[2]) for r in report] == [2]
 
 
+def test_module_doctest():
+    import doctest
+
+    import student
+
+    assert doctest.testmod(student).failed == 0
+
+
 def test_main_refuses_a_missing_chapter(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "s"), str(tmp_path / "nope.md")]) == 2
     assert "nope.md" in capsys.readouterr().err
