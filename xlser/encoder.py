@@ -57,6 +57,20 @@ ENCODER_ASSETS = Path(__file__).resolve().parent / "assets" / "encoders"
 logger = logging.getLogger(__name__)
 
 
+def display_name(name: str) -> str:
+    """``name`` as a run folder records it: a shipped encoder as ``xlser/assets/encoders/<lang>``
+    (the same on every machine), anything else unchanged.
+
+    >>> display_name(str(ENCODER_ASSETS / "de"))
+    'xlser/assets/encoders/de'
+    """
+    try:
+        rel = Path(name).resolve().relative_to(ENCODER_ASSETS)
+    except (ValueError, OSError):
+        return name
+    return f"xlser/assets/encoders/{rel.as_posix()}"
+
+
 class EncoderNotFoundError(FileNotFoundError):
     """The checkpoint is neither a local folder nor in the HF cache, and could not be downloaded."""
 
