@@ -158,3 +158,47 @@ def test_malformed_config_file_names_the_file(tmp_path):
     p.write_text("loss: [unclosed\n")
     with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML"):
         load_config(p)
+
+
+def test_sources_tag_every_key_once():
+    from xlser.config import SOURCE_TAGS, SOURCES, _flat, source_tags
+
+    assert set(SOURCES) == set(_flat(asdict(ExperimentConfig.from_profile("full"))))
+    assert set(SOURCES.values()) == {"paper", "secondary", "reproduction"} < set(SOURCE_TAGS)
+    secondary = {k for k, tag in SOURCES.items() if tag == "secondary"}
+    assert secondary == {
+        "loss.cross_lingual_pos_weight",
+        "loss.w_scl",
+        "loss.w_adv",
+        "sampler.n_languages",
+        "sampler.n_emotions",
+        "sampler.n_per_pair",
+    }
+    smoke = {k for k, tag in source_tags("smoke").items() if tag == "smoke"}
+    changed = {"data.manifests", "data.world", "data.synthesize_if_missing", "data.max_seconds",
+               "model.encoder", "profile", "train.max_steps", "train.eval_every", "train.lr",
+               "train.precision", "train.device", "train.patience"}  # fmt: skip
+    assert smoke == changed  # SMOKE_OVERRIDES (log_every is the same in both), never the method
+    assert not smoke & (secondary | {k for k in SOURCES if k.startswith(("loss.", "peft."))})
+
+
+def test_option_tuples_come_from_the_literals():
+    from xlser.config import (
+        ADV_WEIGHT_MODES,
+        ANCHOR_REDUCES,
+        GRL_SCHEDULES,
+        POS_NORMS,
+        WG_POSITIONS,
+        allowed_values,
+    )
+
+    assert allowed_values("peft.wg_position") == WG_POSITIONS == ("layer_input", "layer_output")
+    assert allowed_values("loss.pos_norm") == POS_NORMS == ("count", "weight_sum")
+    assert allowed_values("loss.anchor_reduce") == ANCHOR_REDUCES == ("mean", "sum")
+    assert allowed_values("loss.adv_weight_mode") == ADV_WEIGHT_MODES == ("loss", "grl")
+    assert allowed_values("loss.grl_schedule") == GRL_SCHEDULES == ("constant", "dann")
+    assert allowed_values("system") == SYSTEMS and allowed_values("profile") == PROFILES
+    with pytest.raises(ConfigError, match="'loss.lamda'"):
+        allowed_values("loss.lamda")
+    with pytest.raises(ConfigError, match="not closed-valued"):
+        allowed_values("loss.temperature")

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from transformers import Wav2Vec2Model
 
+from xlser.adapters import apply_peft, trainable_parameters
 from xlser.config import ExperimentConfig, ModelConfig, PeftConfig
 from xlser.encoder import load_encoder, tiny_wav2vec2_config
 from xlser.model import SERModel, SEROutput, build_model, frame_mask, masked_mean
-from xlser.peft import apply_peft, trainable_parameters
 
 
 def smoke_cfg(**overrides) -> ExperimentConfig:

@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "xlser.data.prepare",  # prepare
     "xlser.tasks_cli",  # tasks
     "xlser.summary",  # summary
+    "xlser.config_cli",  # config
     "xlser.pretrain",  # pretrain
     "xlser.train",  # train
     "xlser.predict",  # predict
@@ -65,34 +66,85 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def add_config_arguments(p: argparse.ArgumentParser, run: bool = True) -> None:
-    """The shared options of every command that builds an experiment config."""
+def _task_name(value: str) -> str:
+    """``--task``: any ``source-target`` pair (the paper's nine, or another), checked at parsing."""
+    from xlser.tasks import TaskError, parse_task
+
+    try:
+        return parse_task(value).name
+    except TaskError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _seed(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"--seed takes an integer >= 0, got {value!r}")
+    return int(value)
+
+
+RUN_OPTIONS: tuple[str, ...] = ("task", "system", "seed")
+"""The options of one run that :func:`add_config_arguments` can add beside the config's."""
+
+
+def add_config_arguments(p: argparse.ArgumentParser, run: bool | tuple[str, ...] = True) -> None:
+    """The one policy for every command that builds an experiment config.
+
+    ``--profile`` (default: ``XLSER_PROFILE``, else smoke), ``--config FILE`` and repeated
+    ``--set KEY=VALUE``, resolved by :func:`config_from_args`; with ``run``, also ``--task``,
+    ``--system`` and ``--seed`` (or only the :data:`RUN_OPTIONS` named in ``run``). Closed values
+    have ``choices``; a ``--set`` key or value that is not allowed is an error naming the key.
+    """
     from xlser.config import PROFILES, SYSTEMS
 
-    p.add_argument("--profile", choices=PROFILES, default=None,
+    g = p.add_argument_group(
+        "experiment config",
+        "every key, its default and its source: python -m xlser config [--profile P] [--all]",
+    )
+    g.add_argument("--profile", choices=PROFILES, default=None,
                    help="smoke or full (default: XLSER_PROFILE, else smoke)")  # fmt: skip
-    p.add_argument("--config", help="YAML/JSON config file (its profile wins over --profile)")
-    if run:
+    g.add_argument("--config", metavar="FILE",
+                   help="YAML/JSON config file (its profile wins over --profile)")  # fmt: skip
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, YAML value, repeatable; e.g. "
+                   "--set loss.cross_lingual_pos_weight=2.5")  # fmt: skip
+    keys = RUN_OPTIONS if run is True else tuple(run or ())
+    if "task" in keys:
         from xlser.tasks import TASKS
 
-        p.add_argument("--task", help=f"source-target, e.g. en-de; the paper's: {', '.join(TASKS)}")
-        p.add_argument("--system", choices=SYSTEMS)
-        p.add_argument("--seed", type=int)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override, e.g. --set loss.cross_lingual_pos_weight=2.5 "
-                   "(all keys: python -m xlser config)")  # fmt: skip
+        g.add_argument("--task", type=_task_name,
+                       help=f"source-target, e.g. en-de; the paper's: {', '.join(TASKS)}")  # fmt: skip
+    if "system" in keys:
+        g.add_argument("--system", choices=SYSTEMS)
+    if "seed" in keys:
+        g.add_argument("--seed", type=_seed)
+
+
+def config_parent(run: bool | tuple[str, ...] = True) -> argparse.ArgumentParser:
+    """:func:`add_config_arguments` as a parent parser: ``add_parser(..., parents=[...])``."""
+    p = argparse.ArgumentParser(add_help=False)
+    add_config_arguments(p, run)
+    return p
 
 
 def config_from_args(args: argparse.Namespace):
-    """The experiment config the shared options describe (profile defaults, file, overrides)."""
-    from xlser.book import experiment
-    from xlser.config import load_config
+    """The experiment config the shared options describe.
 
-    over = parse_overrides(args.set)
-    for key in ("task", "system", "seed"):
+    With ``--config``: the file (missing keys take its profile's defaults), then the overrides.
+    Otherwise the profile's defaults (``--profile``, else ``XLSER_PROFILE``, else smoke) with run
+    folders under ``<repo>/runs/<profile>``, then the overrides. Overrides: ``--set`` in order, then
+    ``--task``, ``--system``, ``--seed``.
+    """
+    from xlser.config import ExperimentConfig, load_config, profile, repo_root
+
+    over = parse_overrides(getattr(args, "set", None) or [])
+    for key in RUN_OPTIONS:
         if getattr(args, key, None) is not None:
             over[key] = getattr(args, key)
-    return load_config(args.config, **over) if args.config else experiment(args.profile, **over)
+    if getattr(args, "config", None):
+        return load_config(args.config, **over)
+    prof = getattr(args, "profile", None) or profile()
+    over.setdefault("output_dir", str(repo_root() / "runs" / prof))
+    return ExperimentConfig.from_profile(prof, **over)
 
 
 def build_parser() -> argparse.ArgumentParser:

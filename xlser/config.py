@@ -29,12 +29,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 from xlser.errors import XlserError
+from xlser.systems import System
 from xlser.world.config import WorldConfig
 
 Profile = Literal["smoke", "full"]
-System = Literal["baseline1", "baseline2", "proposed", "wo_scl", "wo_adv", "upper_bound"]
+WgPosition = Literal["layer_input", "layer_output"]
+PosNorm = Literal["count", "weight_sum"]
+AnchorReduce = Literal["mean", "sum"]
+AdvWeightMode = Literal["loss", "grl"]
+GrlSchedule = Literal["constant", "dann"]
 PROFILES: tuple[str, ...] = typing.get_args(Profile)
 SYSTEMS: tuple[str, ...] = typing.get_args(System)
+"""The six systems of the paper, in Table 2's order (:data:`xlser.systems.SYSTEM_SPECS`)."""
+WG_POSITIONS: tuple[str, ...] = typing.get_args(WgPosition)
+POS_NORMS: tuple[str, ...] = typing.get_args(PosNorm)
+ANCHOR_REDUCES: tuple[str, ...] = typing.get_args(AnchorReduce)
+ADV_WEIGHT_MODES: tuple[str, ...] = typing.get_args(AdvWeightMode)
+GRL_SCHEDULES: tuple[str, ...] = typing.get_args(GrlSchedule)
+"""Option tuples of the closed-valued keys other modules check; each is read from the field's
+``Literal`` type, the one place its values are written (:func:`allowed_values` gives any key's)."""
 
 LORA_TARGETS: tuple[str, ...] = (
     "attention.q_proj",
@@ -62,6 +75,7 @@ class DataConfig:
     """Smoke only: generate the synthetic corpus if its manifest is missing, and only into the
     profile's own default location (never into a folder named by a user-set ``data.manifests``)."""
     sample_rate: int = 16000
+    """Audio sample rate in Hz (wav2vec 2.0 takes 16 kHz mono); files are resampled to it."""
     max_seconds: float | None = 10.0
     """Random training crop (MELD has clips of minutes); ``None`` keeps whole utterances."""
     eval_max_seconds: float | None = None
@@ -69,6 +83,7 @@ class DataConfig:
     normalize: bool = True
     """Zero-mean/unit-variance per utterance, as the base checkpoints' feature extractor does."""
     num_workers: int = 0
+    """DataLoader worker processes (0: load in the training process)."""
 
 
 @dataclass
@@ -84,10 +99,15 @@ class ModelConfig:
     random_init: bool = False
     """Build the chosen checkpoint's architecture from its config with random weights (no download)."""
     tiny_hidden_size: int = 64
+    """Width ``D`` of the tiny encoders (``tiny``, ``xlser-tiny``); wav2vec2-base has 768."""
     tiny_layers: int = 2
+    """Transformer layers of the tiny encoders (wav2vec2-base: 12)."""
     tiny_heads: int = 4
+    """Attention heads of the tiny encoders (wav2vec2-base: 12)."""
     tiny_intermediate_size: int = 256
+    """FFN width of the tiny encoders (wav2vec2-base: 3072)."""
     tiny_conv_dim: int = 32
+    """Channels of the tiny CNN feature encoder (wav2vec2-base: 512; same kernels and strides)."""
     tiny_stable_layer_norm: bool = False
     """Tiny encoder with pre-LN layers (``Wav2Vec2EncoderLayerStableLayerNorm``, large/XLS-R style);
     the default post-LN matches wav2vec2-base."""
@@ -98,10 +118,13 @@ class ModelConfig:
     classifier_type: Literal["linear", "han_mlp"] = "linear"
     """Eq. 11 linear head (paper) or Han et al.'s 768→128→16→4 MLP."""
     speaker_hidden: int = 256
+    """Width of the speaker classifier's hidden layer (paper eq. 9; the size is not given)."""
     speaker_dropout: float = 0.1
+    """Dropout between the speaker classifier's two linear layers (eq. 9; rate not given)."""
     projection_dim: int | None = None
     """Optional projection MLP output size for SupCon only; ``None`` applies SupCon to ``e``."""
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    """HF attention kernel: ``sdpa`` (PyTorch's fused attention) or ``eager`` (plain matmuls)."""
     spec_augment: bool = True
     """Keep the checkpoint's SpecAugment time masking in training, as HF does."""
     layerdrop: float | None = None
@@ -125,22 +148,27 @@ class PeftConfig:
     from Han et al. 2025's code)."""
 
     lora: bool = True
+    """Use LoRA (Hu et al., 2022), through the ``peft`` library."""
     lora_r: int = 8
+    """LoRA rank ``r``."""
     lora_alpha: int = 16
+    """LoRA alpha: the update is scaled by ``alpha / r``."""
     lora_dropout: float = 0.1
+    """Dropout on LoRA's input."""
     lora_targets: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
-    """LoRA (Hu et al., 2022) through the ``peft`` library: rank, alpha (scale ``alpha / r``),
-    dropout and the target module suffixes inside each encoder layer."""
+    """Module suffixes inside each encoder layer that get LoRA (attention q, k, v, out, both FFN)."""
     adapter: bool = True
+    """Use a bottleneck adapter (Houlsby et al., 2019) on each layer's FFN output."""
     adapter_dim: int = 48
+    """Adapter bottleneck width (768 -> 48 -> 768 in wav2vec2-base)."""
     adapter_zero_init: bool = False
-    """Bottleneck adapter (Houlsby et al., 2019) on the FFN output; ``adapter_zero_init`` zeroes
-    the up projection so BA starts at 0 (Han et al. use PyTorch's default init)."""
+    """Zero the adapter's up projection so BA starts at 0 (Han et al. use PyTorch's default)."""
     weight_gate: bool = True
-    wg_position: Literal["layer_input", "layer_output"] = "layer_input"
+    """Use weight gating ``sigmoid(g) * h`` per layer (Lashkarashvili et al., 2024)."""
+    wg_position: WgPosition = "layer_input"
+    """Gate each layer's input (Han et al., 2025, default) or output (Lashkarashvili et al.)."""
     wg_init: float = 1.0
-    """Weight gating ``sigmoid(g) * h`` per layer (Lashkarashvili et al., 2024): at the layer input
-    (Han et al., 2025, default) or output (Lashkarashvili); ``g`` starts at ``wg_init``."""
+    """Initial gate logit ``g`` (``sigmoid(1) = 0.731``)."""
 
 
 @dataclass
@@ -148,18 +176,23 @@ class LossConfig:
     """Eq. 12: ``L = CE + w_scl * SCL + w_adv * ADV`` (paper §2.4; values from a secondary reading)."""
 
     w_scl: float = 1.0
+    """α: weight of the language-aware SupCon loss in eq. 12."""
     w_adv: float = 0.3
+    """β: weight of the speaker-adversarial loss in eq. 12."""
     temperature: float = 0.07
+    """τ of the SupCon similarities (eq. 8; SupCon's usual default)."""
     cross_lingual_pos_weight: float = 2.5
     """λ: weight of same-emotion pairs from different languages (same-language pairs weigh 1)."""
-    pos_norm: Literal["count", "weight_sum"] = "count"
+    pos_norm: PosNorm = "count"
     """``count`` divides an anchor's weighted sum by ``|P(i)|`` (default): with λ = 2.5 on a 3×4×3
     batch this scales SCL by (2·1 + 6·2.5)/8 = 2.125, so α = 1 weighs more than it looks.
     ``weight_sum`` divides by Σw (a pure re-weighting at SupCon's scale)."""
-    anchor_reduce: Literal["mean", "sum"] = "mean"
-    adv_weight_mode: Literal["loss", "grl"] = "loss"
+    anchor_reduce: AnchorReduce = "mean"
+    """Reduce SupCon over anchors by the mean (like the CE beside it) or the sum (SupCon's paper)."""
+    adv_weight_mode: AdvWeightMode = "loss"
     """``loss``: w_adv scales L_adv, GRL coefficient 1; ``grl``: w_adv is the GRL coefficient."""
-    grl_schedule: Literal["constant", "dann"] = "constant"
+    grl_schedule: GrlSchedule = "constant"
+    """Gradient-reversal coefficient: constant, or the DANN ramp ``2/(1+exp(-10p)) - 1``."""
 
 
 @dataclass
@@ -167,9 +200,13 @@ class SamplerConfig:
     """Hierarchical batch sampler (paper §2.2): L languages × E emotions × K utterances."""
 
     n_languages: int = 3
+    """L: languages per batch."""
     n_emotions: int = 4
+    """E: emotion classes per batch, shared by all L languages."""
     n_per_pair: int = 3
+    """K: utterances per (language, emotion) pair; batch size L·E·K."""
     replacement: bool = False
+    """Allow an utterance twice in one batch (batches are drawn independently either way)."""
     num_batches: int | None = None
     """Batches per epoch; ``None`` gives ceil(N_train / batch size)."""
     multilingual: Literal["hierarchical", "random"] = "hierarchical"
@@ -184,19 +221,28 @@ class TrainConfig:
     """Optimisation and model selection (Han et al.'s values where the paper is silent)."""
 
     lr: float = 1e-4
+    """AdamW learning rate."""
     weight_decay: float = 1e-5
+    """AdamW weight decay."""
     adam_eps: float = 1e-8
+    """AdamW epsilon."""
     max_epochs: int = 100
+    """Upper limit on epochs."""
     max_steps: int | None = None
+    """Upper limit on optimiser steps; ``None``: no limit but ``max_epochs``."""
     patience: int = 10
+    """Early stop after this many validations without improvement of ``select_metric``."""
     select_metric: Literal["uar_mean", "uar", "loss", "accuracy"] = "uar_mean"
     """Validation score for model selection and early stopping, on the training languages'
     validation splits (the target's only for the Upper bound): ``uar_mean`` (default) averages
     each language's UAR, so a 1,400-utterance ESD split does not drown a 35-utterance EMO-DB one;
     ``uar`` pools all validation utterances; ``loss``; ``accuracy``."""
     grad_clip: float | None = 1.0
+    """Clip the gradient norm to this value; ``None``: no clipping."""
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"
+    """Autocast precision on a GPU (CPU runs in fp32)."""
     device: str = "auto"
+    """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda[:N]`` or ``mps``."""
     dropout_impl: Literal["auto", "fast", "torch"] = "auto"
     """Dropout masks: ``fast`` draws four 16-bit numbers per 64 random bits (:mod:`xlser.dropout`;
     p rounded to 1/65,536, unbiased), ``torch`` is ``nn.Dropout``; ``auto``: fast on CPU only."""
@@ -206,6 +252,7 @@ class TrainConfig:
     """Write the resume checkpoint every N steps (inside an epoch too); ``None``: at every
     validation (every ``eval_every`` steps, or at epoch ends)."""
     log_every: int = 10
+    """Write a training-loss record to the log every N steps."""
 
 
 @dataclass
@@ -213,10 +260,15 @@ class ExperimentConfig:
     """One run: a task (``source-target``), a system, a seed, and every component's settings."""
 
     profile: Profile = "full"
+    """``smoke`` (CPU, synthetic world, tiny encoders) or ``full`` (GPU, real corpora)."""
     task: str = "en-de"
+    """``source-target``: train on the source (and the non-target languages), test on the target."""
     system: System = "proposed"
+    """One of the paper's six systems (§3.2; :mod:`xlser.systems`)."""
     seed: int = 0
+    """Seed of initialisation, sampling and dropout."""
     output_dir: str = "runs"
+    """Parent folder of run folders (``OUTPUT_DIR/TASK/SYSTEM/seedN``)."""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     peft: PeftConfig = field(default_factory=PeftConfig)
@@ -321,6 +373,99 @@ al.'s 1e-4 (the tiny encoders have ~200 k parameters; at 1e-4 little moves in a 
 steps). Why 300: measured on en-de (seed 0), the systems with SupCon start slowly (Proposed's target
 UAR 35 at 150 steps, 56 at 400; Baseline 2's 56 and 61), so a 150-step budget would compare
 learning speeds, not methods. A run takes about a minute on 2 CPU cores (~0.17 s a step)."""
+
+SOURCE_TAGS: dict[str, str] = {
+    "paper": "stated in the paper (Mi, Ma & Toda, 2026)",
+    "secondary": "from a secondary reading of the paper (its values were lost from the text)",
+    "reproduction": "this reproduction's choice where the paper is silent (Han et al.'s code, a "
+    "method's usual default, or ours)",
+    "smoke": "set by the smoke profile (CPU budget, synthetic world, tiny encoders)",
+}
+"""What the tags of :data:`SOURCES` mean (``python -m xlser config`` prints them)."""
+
+SOURCES: dict[str, str] = {
+    **dict.fromkeys(
+        ("task", "system", "model.encoder", "model.classifier_type", "model.projection_dim",
+         "peft.lora", "peft.adapter", "peft.weight_gate", "sampler.multilingual"),
+        "paper",
+    ),
+    **dict.fromkeys(
+        ("loss.cross_lingual_pos_weight", "loss.w_scl", "loss.w_adv",
+         "sampler.n_languages", "sampler.n_emotions", "sampler.n_per_pair"),
+        "secondary",
+    ),
+    **dict.fromkeys(
+        ("profile", "seed", "output_dir",
+         *(f"data.{k}" for k in ("manifests", "world", "synthesize_if_missing", "sample_rate",
+                                 "max_seconds", "eval_max_seconds", "normalize", "num_workers")),
+         *(f"model.{k}" for k in ("checkpoints", "random_init", "tiny_hidden_size", "tiny_layers",
+                                  "tiny_heads", "tiny_intermediate_size", "tiny_conv_dim",
+                                  "tiny_stable_layer_norm", "tiny_feat_extract_norm",
+                                  "num_encoder_layers", "speaker_hidden", "speaker_dropout",
+                                  "attn_implementation", "spec_augment", "layerdrop",
+                                  "attention_mask", "batching", "frontend_cache")),
+         *(f"peft.{k}" for k in ("lora_r", "lora_alpha", "lora_dropout", "lora_targets",
+                                 "adapter_dim", "adapter_zero_init", "wg_position", "wg_init")),
+         *(f"loss.{k}" for k in ("temperature", "pos_norm", "anchor_reduce", "adv_weight_mode",
+                                 "grl_schedule")),
+         *(f"sampler.{k}" for k in ("replacement", "num_batches", "single_language")),
+         *(f"train.{k}" for k in ("lr", "weight_decay", "adam_eps", "max_epochs", "max_steps",
+                                  "patience", "select_metric", "grad_clip", "precision", "device",
+                                  "dropout_impl", "eval_every", "checkpoint_every", "log_every"))),
+        "reproduction",
+    ),
+}  # fmt: skip
+"""Where each key's ``full``-profile default comes from: ``paper``, ``secondary`` (a secondary
+reading of the paper: λ = 2.5, w_scl = 1.0, w_adv = 0.3 and the 3 / 4 / 3 sampler), or
+``reproduction`` (model selection on the training languages, Han et al.'s optimiser and PEFT
+sizes, SupCon's τ, ...). The one table of these tags; keys the smoke profile changes are tagged
+``smoke`` there (:func:`source_tags`). The book's appendix *Reconstruction notes* gives the reasons."""
+
+
+def source_tags(profile: str = "full") -> dict[str, str]:
+    """Every dotted key's :data:`SOURCE_TAGS` tag in ``profile``: :data:`SOURCES`, except that in
+    ``smoke`` the keys whose smoke default differs from the full one are tagged ``smoke``.
+
+    >>> tags = source_tags("smoke")
+    >>> tags["loss.cross_lingual_pos_weight"], tags["train.lr"], tags["train.weight_decay"]
+    ('secondary', 'smoke', 'reproduction')
+    """
+    if profile == "full":
+        return dict(SOURCES)
+    smoke = _flat(asdict(ExperimentConfig.from_profile(profile)))
+    full = _flat(asdict(ExperimentConfig.from_profile("full")))
+    return {k: "smoke" if smoke[k] != full[k] else tag for k, tag in SOURCES.items()}
+
+
+def allowed_values(key: str) -> tuple[Any, ...]:
+    """The values a closed-valued dotted ``key`` allows, read from its ``Literal`` type.
+
+    >>> allowed_values("loss.pos_norm"), allowed_values("profile")
+    (('count', 'weight_sum'), ('smoke', 'full'))
+    """
+    cls, *parts = ExperimentConfig, *key.split(".")
+    for i, part in enumerate(parts):
+        hints = typing.get_type_hints(cls)
+        if part not in hints:
+            raise ConfigError(f"no config key {key!r}; the keys: python -m xlser config")
+        tp = hints[part]
+        if i < len(parts) - 1:
+            cls = tp
+    if typing.get_origin(tp) is not Literal:
+        raise ConfigError(f"config key {key!r} is not closed-valued (its type is {tp})")
+    return typing.get_args(tp)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"loss": {"w_adv": 0.3}}`` -> ``{"loss.w_adv": 0.3}``; the world and mappings of values
+    (``model.checkpoints``) stay one key each."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("world", "checkpoints"):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:

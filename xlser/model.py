@@ -36,10 +36,10 @@ import torch
 from torch import Tensor, nn
 
 from xlser import EMOTIONS
+from xlser.adapters import apply_peft
 from xlser.adversarial import SpeakerAdversary, adversarial_terms
 from xlser.config import ExperimentConfig
 from xlser.encoder import EncoderInfo, load_encoder
-from xlser.peft import apply_peft
 from xlser.tasks import parse_task
 
 __all__ = ["SERModel", "SEROutput", "build_model", "emotion_head", "frame_mask", "masked_mean"]
@@ -136,7 +136,7 @@ class SERModel(nn.Module):
     """Encoder (with PEFT) -> masked mean pooling -> emotion head, speaker adversary, projection.
 
     Mi et al. (2026), eq. 3-4, 9 and 11. The encoder's trainable parameters are whatever
-    :func:`xlser.peft.apply_peft` left trainable; the heads and the projection are trainable.
+    :func:`xlser.adapters.apply_peft` left trainable; the heads and the projection are trainable.
 
     Args:
         encoder: A ``Wav2Vec2Model`` (normally after ``apply_peft``).

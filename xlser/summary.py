@@ -1,7 +1,7 @@
 """``python -m xlser summary``: the model's trainable parameters by group (peft style).
 
 :func:`summarize` builds the model of a config (:func:`xlser.model.build_model`) and counts its
-parameters with :func:`xlser.peft.trainable_parameters`. With ``--random-init`` the profile's
+parameters with :func:`xlser.adapters.trainable_parameters`. With ``--random-init`` the profile's
 encoder is built from its config with random weights, so ``--profile full --random-init`` gives
 the exact wav2vec2-base counts with nothing downloaded.
 
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from xlser.config import PROFILES, ExperimentConfig
+from xlser.config import ExperimentConfig
 from xlser.tasks import PAPER_TABLE1, parse_task
 
 if TYPE_CHECKING:  # transformers is imported only when a model is built
@@ -72,27 +72,32 @@ def summarize(cfg: ExperimentConfig, n_speakers: int) -> dict[str, int]:
 
 
 def _build_and_count(cfg: ExperimentConfig, n_speakers: int) -> tuple[dict[str, int], EncoderInfo]:
+    from xlser.adapters import trainable_parameters
     from xlser.model import build_model
-    from xlser.peft import trainable_parameters
 
     model = build_model(cfg, n_speakers)
     return trainable_parameters(model), model.info
 
 
+def _n_speakers(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"--n-speakers takes an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def _run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {"task": args.task}
+    from xlser.cli import config_from_args
+
+    cfg = config_from_args(args)
     if args.random_init:
-        overrides["model.random_init"] = True
-    cfg = ExperimentConfig.from_profile(args.profile, **overrides)
+        cfg.model.random_init = True
     cfg.validate()
     n_speakers = default_n_speakers(cfg) if args.n_speakers is None else args.n_speakers
-    if n_speakers < 0:
-        raise ValueError(f"--n-speakers must be >= 0, got {n_speakers}")
     counts, info = _build_and_count(cfg, n_speakers)
     if args.json:
         print(json.dumps(counts))
         return 0
-    from xlser.peft import format_trainable_parameters
+    from xlser.adapters import format_trainable_parameters
 
     print(
         f"profile {cfg.profile}, task {cfg.task}, encoder {info.name} ({info.kind}, "
@@ -104,7 +109,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
-    """Add ``summary --profile {smoke,full} [--random-init] [--json] [--task] [--n-speakers]``."""
+    """Add ``summary [--profile P] [--config F] [--set K=V] [--task T] [--random-init] [--json]
+    [--n-speakers N]`` (the config options are :func:`xlser.cli.add_config_arguments`)."""
+    from xlser.cli import config_parent
+
     p = sub.add_parser(
         "summary",
         help="trainable parameters by group (LoRA, adapter, gates, heads)",
@@ -112,18 +120,17 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
             "Build the model of a profile and print its trainable parameters by group, like peft's "
             "print_trainable_parameters."
         ),
+        parents=[config_parent(run=("task",))],
     )
-    p.add_argument("--profile", choices=PROFILES, default="smoke")
     p.add_argument(
         "--random-init",
         action="store_true",
         help="build the profile's encoder from its config with random weights (no download)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object of integer counts")
-    p.add_argument("--task", default="en-de", help="source-target task, e.g. en-de (default)")
     p.add_argument(
         "--n-speakers",
-        type=int,
+        type=_n_speakers,
         default=None,
         help="speaker-head size (default: paper Table 1 for full, "
         f"{SMOKE_N_SPEAKERS} for smoke; 0: no speaker head)",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from xlser import LANGUAGES
+from xlser.errors import XlserError
 from xlser.systems import SYSTEM_SPECS
 
 TASKS: tuple[str, ...] = (
@@ -48,6 +49,10 @@ MULTILINGUAL_SYSTEMS: tuple[str, ...] = tuple(
 """``("baseline2", "proposed", "wo_scl", "wo_adv")``: the systems trained on source + non-target."""
 
 
+class TaskError(XlserError, ValueError):
+    """A task name that is not ``source-target``; the message lists the allowed languages."""
+
+
 @dataclass(frozen=True)
 class Task:
     """A zero-shot task: train on ``source`` (+ ``non_target``), test on ``target``."""
@@ -65,6 +70,11 @@ class Task:
         return tuple(lang for lang in LANGUAGES if lang not in (self.source, self.target))
 
     @property
+    def multilingual(self) -> tuple[str, ...]:
+        """The multilingual training set's languages (eq. 1): the source, then the non-target."""
+        return (self.source, *self.non_target)
+
+    @property
     def checkpoint(self) -> str:
         return SOURCE_CHECKPOINTS[self.source]
 
@@ -75,31 +85,34 @@ def parse_task(name: str) -> Task:
     s = s.replace("cn", "zh")
     parts = s.split("-")
     if len(parts) != 2 or parts[0] not in SOURCE_CHECKPOINTS or parts[1] not in LANGUAGES:
-        raise ValueError(
+        raise TaskError(
             f"task {name!r} is not 'source-target' with source in {sorted(SOURCE_CHECKPOINTS)} "
             f"and target in {list(LANGUAGES)}; the paper's tasks are {list(TASKS)}"
         )
     if parts[0] == parts[1]:
-        raise ValueError(f"task {name!r}: source and target must differ")
+        raise TaskError(f"task {name!r}: source and target must differ")
     return Task(parts[0], parts[1])
 
 
 def training_languages(task: Task | str, system: str) -> tuple[str, ...]:
-    """Languages whose train (and val) splits a system uses (paper §3.2).
+    """Languages whose train splits a system uses (paper §3.2; :attr:`SystemSpec.trains_on`).
 
     Baseline 1: the source only. Upper bound: the target only (not zero-shot).
     Baseline 2, Proposed and the ablations: the source and the three non-target languages.
+    An unknown system raises :class:`~xlser.registry.UnknownNameError` listing the six.
     """
     t = parse_task(task) if isinstance(task, str) else task
-    if system == "baseline1":
-        return (t.source,)
-    if system == "upper_bound":
-        return (t.target,)
-    if system in MULTILINGUAL_SYSTEMS:
-        return (t.source, *t.non_target)
-    raise ValueError(
-        f"unknown system {system!r}; choose from baseline1, upper_bound, {MULTILINGUAL_SYSTEMS}"
-    )
+    return SYSTEM_SPECS[system].languages(t, "train")
+
+
+def selection_languages(task: Task | str, system: str) -> tuple[str, ...]:
+    """Languages whose validation splits select a system's checkpoint (:attr:`SystemSpec.selects_on`).
+
+    >>> selection_languages("en-de", "baseline1"), selection_languages("en-de", "upper_bound")
+    (('en',), ('de',))
+    """
+    t = parse_task(task) if isinstance(task, str) else task
+    return SYSTEM_SPECS[system].languages(t, "val")
 
 
 def table1(manifest: pd.DataFrame, tasks: tuple[str, ...] = TASKS) -> pd.DataFrame:
@@ -112,7 +125,7 @@ def table1(manifest: pd.DataFrame, tasks: tuple[str, ...] = TASKS) -> pd.DataFra
     rows = []
     for name in tasks:
         t = parse_task(name)
-        sub = train[train["language"].isin(training_languages(t, "proposed"))]
+        sub = train[train["language"].isin(t.multilingual)]
         rows.append(
             {
                 "task": t.name,

@@ -45,16 +45,19 @@ import numpy as np
 import pandas as pd
 
 from xlser import EMOTIONS
+from xlser.data.corpora import CORPORA
+from xlser.errors import XlserError
+from xlser.registry import Registry
 
-PAPER_SIZES: dict[str, tuple[int, int, int]] = {
-    "meld": (8245, 897, 2211),
-    "esd": (11200, 1400, 1400),
-    "emodb": (266, 35, 38),
-    "cafe": (420, 42, 42),
-    "urdu": (300, 20, 80),
-}
+PAPER_SIZES: Registry[tuple[int, int, int]] = Registry(
+    "corpus", {name: c.paper_sizes for name, c in CORPORA.items()}, CORPORA.where
+)
 """The paper's (train, val, test) sizes per corpus after the 4-class filter (Mi et al., 2026,
-§3.1; MELD's are its official split's 4-class counts, train 8245 as Table 1 implies)."""
+§3.1), read from each corpus module's ``PAPER_SPLIT`` (:data:`xlser.data.corpora.CORPORA`)."""
+
+
+class SplitError(XlserError, ValueError):
+    """A split cannot be drawn from the files found; the message says what is missing."""
 
 
 def _round_half_up(num: int, den: int) -> int:
@@ -167,7 +170,7 @@ def speaker_split(frame: pd.DataFrame, paper: Sequence[int], seed: int = 0) -> p
     per_spk = frame["speaker"].value_counts()
     speakers = sorted(per_spk.index)
     if len(speakers) < 3:
-        raise ValueError(
+        raise SplitError(
             f"--split speaker needs at least 3 speakers (train, val, test); found {len(speakers)}"
         )
     _, target_val, target_test = scaled_sizes(len(frame), paper)

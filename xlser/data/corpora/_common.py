@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlser.data.splits import PAPER_SIZES
+from xlser.errors import XlserError
 
 SKIP_KINDS_MEDIA: tuple[str, ...] = ("missing", "corrupt", "too_short", "too_long")
 """Kinds of skipped entries that are real labelled utterances whose audio is unusable (or capped).
@@ -38,8 +38,12 @@ SKIPPED_COLUMNS: tuple[str, ...] = (
 """Header of ``FILE.skipped.csv``, written beside a manifest by ``prepare --skip-bad``."""
 
 
-class LayoutError(FileNotFoundError):
+class LayoutError(XlserError, FileNotFoundError):
     """The corpus root does not hold the expected layout; the message says what was expected where."""
+
+
+class CorpusError(XlserError, ValueError):
+    """A corpus file cannot be read (encoding, CSV, columns); the message names the file."""
 
 
 @dataclass
@@ -247,7 +251,7 @@ def first_duplicates(items: list[Item]) -> tuple[Item, Item] | None:
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """One corpus as ``prepare`` sees it.
+    """One corpus as ``prepare`` sees it: the entry its module adds to the registry.
 
     Attributes:
         name: the CLI name and ``corpus`` column value (``meld``).
@@ -255,6 +259,11 @@ class CorpusSpec:
         language: the ``language`` column value.
         layout: the expected distributed layout, quoted in error messages.
         scan: ``scan(root, exclude) -> Scan``.
+        paper_sizes: the paper's (train, val, test) sizes after the 4-class filter (Mi et al.,
+            2026, §3.1); ``--split paper`` scales them to the files found.
+        labels: the corpus's raw label (letter, folder or CSV value) -> one of
+            :data:`xlser.EMOTIONS`; the 4-class label map.
+        dropped: raw labels of the classes left out on purpose (counted, not skipped).
         splits: the ``--split`` values this corpus accepts.
         paper_is_official: the paper used the corpus's official split (MELD).
         materialize: optional ``materialize(items, cache_dir, workers, progress) -> (items, skipped,
@@ -264,13 +273,21 @@ class CorpusSpec:
     name: str
     title: str
     language: str
-    layout: str
-    scan: Callable[[Path, Sequence[Path]], Scan]
+    layout: str = field(repr=False)
+    scan: Callable[[Path, Sequence[Path]], Scan] = field(repr=False)
+    paper_sizes: tuple[int, int, int]
+    labels: Mapping[str, str]
+    dropped: tuple[str, ...] = ()
     splits: tuple[str, ...] = ("paper", "speaker")
     paper_is_official: bool = False
-    materialize: Callable[..., tuple[list[Item], list[Skipped], dict]] | None = None
+    materialize: Callable[..., tuple[list[Item], list[Skipped], dict]] | None = field(
+        default=None, repr=False
+    )
 
-    @property
-    def paper_sizes(self) -> tuple[int, int, int]:
-        """The paper's (train, val, test) sizes after the 4-class filter (Mi et al., 2026, §3.1)."""
-        return PAPER_SIZES[self.name]
+    def __post_init__(self) -> None:
+        from xlser import EMOTIONS
+
+        if sorted(set(self.labels.values())) != sorted(EMOTIONS):
+            raise ValueError(f"CorpusSpec {self.name}: labels must map onto {EMOTIONS}")
+        if len(self.paper_sizes) != 3 or min(self.paper_sizes) < 0:
+            raise ValueError(f"CorpusSpec {self.name}: paper_sizes is (train, val, test)")

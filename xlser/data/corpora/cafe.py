@@ -23,6 +23,8 @@ from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_file
 
 NAME, TITLE, LANGUAGE = "cafe", "CaFE", "fr"
 EMOTION_MAP = {"C": "angry", "J": "happy", "T": "sad", "N": "neutral"}
+PAPER_SPLIT = (420, 42, 42)
+"""The paper's 4-class (train, val, test) sizes (§3.1)."""
 DROPPED = {"D": "disgust", "P": "fear", "S": "surprise"}
 LAYOUT = (
     "the CaFE layout (Zenodo 1478765, CaFE_48k.zip or CaFE_192k_1/2.zip): emotion folders such as "
@@ -67,4 +69,7 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
+    paper_sizes=PAPER_SPLIT,
+    labels=EMOTION_MAP,
+    dropped=tuple(DROPPED),
 )

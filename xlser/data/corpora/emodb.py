@@ -19,6 +19,8 @@ from xlser.data.corpora._common import CorpusSpec, Scan, layout_error, walk_file
 
 NAME, TITLE, LANGUAGE = "emodb", "EMO-DB", "de"
 EMOTION_MAP = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
+PAPER_SPLIT = (266, 35, 38)
+"""The paper's 4-class (train, val, test) sizes (§3.1)."""
 DROPPED = {"L": "boredom", "E": "disgust", "A": "fear"}
 LAYOUT = (
     "the EMO-DB download.zip layout: ROOT/wav/03a01Fa.wav ... (535 files named SSTTTEV.wav: speaker, "
@@ -59,4 +61,7 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
+    paper_sizes=PAPER_SPLIT,
+    labels=EMOTION_MAP,
+    dropped=tuple(DROPPED),
 )

@@ -28,6 +28,8 @@ NAME, TITLE, LANGUAGE = "esd", "ESD", "zh"
 EMOTION_FOLDERS = {"angry": "angry", "happy": "happy", "sad": "sad", "neutral": "neutral"}
 DROPPED_FOLDERS = {"surprise": "surprise"}
 SPLIT_FOLDERS = {"train": "train", "evaluation": "val", "test": "test"}
+PAPER_SPLIT = (11200, 1400, 1400)
+"""The paper's 4-class (train, val, test) sizes (§3.1), not ESD's official 300/20/30."""
 MANDARIN = tuple(f"{i:04d}" for i in range(1, 11))
 ENGLISH = tuple(f"{i:04d}" for i in range(11, 21))
 LAYOUT = (
@@ -102,5 +104,8 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
+    paper_sizes=PAPER_SPLIT,
+    labels=EMOTION_FOLDERS,
+    dropped=tuple(DROPPED_FOLDERS),
     splits=("paper", "speaker", "official"),
 )

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlser.data.corpora._common import (
+    CorpusError,
     CorpusSpec,
     Item,
     LayoutError,
@@ -55,6 +56,9 @@ AUDIO_SUBDIRS = ("wav", "flac")
 PREFIX = "final_videos_test"
 EMOTION_MAP = {"joy": "happy", "anger": "angry", "sadness": "sad", "neutral": "neutral"}
 DROPPED = ("surprise", "fear", "disgust")
+PAPER_SPLIT = (8245, 897, 2211)
+"""The paper's 4-class (train, val, test) sizes (§3.1): the official split's; train 8245 is what
+Table 1's sample counts leave after the other four training splits (8245 CSV rows)."""
 REQUIRED_COLUMNS = ("Speaker", "Emotion", "Dialogue_ID", "Utterance_ID")
 HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime"
 LAYOUT = (
@@ -130,12 +134,14 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]
                     continue
                 rows.append((reader.line_num, dict(zip(header, rec))))
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 ({e}); MELD CSVs are UTF-8") from e
+        raise CorpusError(f"{path}: not UTF-8 ({e}); MELD CSVs are UTF-8") from e
     except csv.Error as e:
-        raise ValueError(f"{path}: not a readable CSV ({e})") from e
+        raise CorpusError(f"{path}: not a readable CSV ({e})") from e
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; a MELD CSV has the header {HEADER}")
+        raise CorpusError(
+            f"{path}: missing column(s) {missing}; a MELD CSV has the header {HEADER}"
+        )
     return header, rows
 
 
@@ -295,6 +301,9 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
+    paper_sizes=PAPER_SPLIT,
+    labels=EMOTION_MAP,
+    dropped=DROPPED,
     splits=("paper", "speaker", "official"),
     paper_is_official=True,
     materialize=materialize,

@@ -19,6 +19,8 @@ from xlser.data.corpora._common import CorpusSpec, Item, Scan, layout_error, wal
 
 NAME, TITLE, LANGUAGE = "urdu", "URDU", "ur"
 EMOTION_MAP = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
+PAPER_SPLIT = (300, 20, 80)
+"""The paper's (train, val, test) sizes (§3.1)."""
 FOLDERS = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad"}
 LAYOUT = (
     "the URDU-Dataset layout (github.com/siddiquelatif/URDU-Dataset, 'Download ZIP' -> "
@@ -60,4 +62,6 @@ CORPUS = CorpusSpec(
     language=LANGUAGE,
     layout=LAYOUT,
     scan=scan,
+    paper_sizes=PAPER_SPLIT,
+    labels=EMOTION_MAP,
 )

@@ -1,4 +1,5 @@
-"""PEFT wiring: exact counts, freezing, identity at init, placement in both layer flavours."""
+"""PEFT wiring: the registry, exact counts, freezing, identity at init, placement in both layer
+flavours."""
 
 from __future__ import annotations
 
@@ -11,15 +12,20 @@ import pytest
 import torch
 from transformers import Wav2Vec2Model
 
-from xlser.config import LORA_TARGETS, ModelConfig, PeftConfig
-from xlser.encoder import load_encoder
-from xlser.peft import (
+from xlser.adapters import (
+    PARAMETER_GROUPS,
+    PEFT_METHODS,
     BottleneckAdapter,
+    UnregisteredParameterError,
     WeightGate,
     apply_peft,
     format_trainable_parameters,
+    parameter_group,
     trainable_parameters,
 )
+from xlser.config import LORA_TARGETS, ModelConfig, PeftConfig
+from xlser.encoder import load_encoder
+from xlser.registry import UnknownNameError
 
 TINY = ModelConfig(encoder="tiny")
 TINY_PRE_LN = ModelConfig(
@@ -254,3 +260,59 @@ def test_format_trainable_parameters():
     text = format_trainable_parameters(trainable_parameters(apply_peft(tiny(), PeftConfig())))
     assert text.splitlines()[0].split() == ["lora", "18,432"]
     assert "trainable params: 31,072 || all params:" in text
+
+
+# ------------------------------------------------------------------------------ the registry
+
+# Hand formulas per registered method for the tiny encoder (D = 64, FFN 256, 2 layers) and the
+# default PeftConfig: LoRA r (d_in + d_out) per target, adapter two Linear layers, gate D per layer.
+TINY_ALONE = {
+    "lora": 2 * (4 * 8 * (64 + 64) + 8 * (64 + 256) + 8 * (256 + 64)),  # 18,432
+    "adapter": 2 * ((64 * 48 + 48) + (48 * 64 + 64)),  # 12,512
+    "gate": 2 * 64,  # 128
+}
+
+
+def alone(name: str) -> PeftConfig:
+    """The default PeftConfig with every registered method but ``name`` switched off."""
+    return PeftConfig(**{m.switch: m.name == name for m in PEFT_METHODS.values()})
+
+
+def test_registry_covers_config_and_counts():
+    assert list(PEFT_METHODS) == ["lora", "adapter", "gate"]
+    assert set(TINY_ALONE) == set(PEFT_METHODS)  # a new method needs its formula here
+    assert PARAMETER_GROUPS == ("lora", "adapter", "gate", "emotion_head", "speaker_head",
+                                "projection")  # fmt: skip
+    # every PeftConfig field is exactly one method's switch or option
+    owned = [f for m in PEFT_METHODS.values() for f in (m.switch, *m.options)]
+    assert sorted(owned) == sorted(f.name for f in dataclasses.fields(PeftConfig))
+    assert TINY_ALONE == {"lora": 18432, "adapter": 12512, "gate": 128}
+
+
+@pytest.mark.parametrize("name", list(PEFT_METHODS))
+def test_each_method_alone_trains_only_its_parameters(name):
+    encoder = apply_peft(tiny(), alone(name))
+    method = PEFT_METHODS[name]
+    trainable = {n for n, p in encoder.named_parameters() if p.requires_grad}
+    owned = {n for n, _ in encoder.named_parameters() if method.owns(n)}
+    assert trainable == owned and trainable
+    assert all(parameter_group(n) == name for n in trainable)
+    counts = trainable_parameters(encoder)
+    assert counts[name] == counts["trainable"] == TINY_ALONE[name]
+    assert all(counts[other] == 0 for other in PEFT_METHODS if other != name)
+
+
+def test_unregistered_trainable_parameter_is_an_error():
+    encoder = apply_peft(tiny(), PeftConfig())
+    encoder.encoder.layers[1].prompt = torch.nn.Linear(4, 4)  # trainable, claimed by no method
+    with pytest.raises(UnregisteredParameterError, match=r"'encoder.layers.1.prompt.weight'"):
+        trainable_parameters(encoder)
+    encoder.encoder.layers[1].prompt.requires_grad_(False)  # frozen: counted in total only
+    assert trainable_parameters(encoder)["trainable"] == sum(TINY_ALONE.values())
+
+
+def test_unknown_method_lists_registered():
+    with pytest.raises(
+        UnknownNameError, match="unknown PEFT method 'ia3'; registered: lora, adapter, gate"
+    ):
+        PEFT_METHODS["ia3"]

@@ -31,8 +31,20 @@ How it is wired, one piece per PEFT method (config in :class:`xlser.config.PeftC
   placement above for both layer flavours; no HF forward code is copied.
 
 :func:`apply_peft` is the one entry point: it freezes the whole encoder (CNN feature encoder,
-feature projection, positional conv, all LayerNorms, all base weights) and leaves trainable exactly
-the LoRA ``A``/``B`` matrices, the adapters and the gates.
+feature projection, positional conv, all LayerNorms, all base weights) and adds every method of the
+registry :data:`PEFT_METHODS` that the config switches on, so trainable are exactly the LoRA
+``A``/``B`` matrices, the adapters and the gates. :func:`trainable_parameters` groups parameters by
+the same registry; a trainable encoder parameter that no registered method claims is an error.
+
+**How to add a PEFT method.** Write ``add_<method>(encoder, ...)`` here, which attaches the method
+to every layer of the frozen encoder (as a module registered inside the HF modules, applied by a
+forward hook, or through ``peft``); give :class:`xlser.config.PeftConfig` a switch field and the
+fields of its sizes (each with a docstring: ``python -m xlser config`` shows them); and add one
+:class:`PeftMethod` line to :data:`PEFT_METHODS`: its group name, an ``add(encoder, cfg)``
+function, the name prefix(es) of its parameters (a dotted part of the parameter name starts with
+one, e.g. ``lora_`` in ``...q_proj.lora_A.default.weight``) and its config fields. Counting,
+``python -m xlser summary`` and the registry-parametrised tests in ``tests/test_adapters.py``
+(only its parameters train when it is alone; give the test its hand-computed count) then cover it.
 
 >>> from xlser.config import ModelConfig, PeftConfig
 >>> from xlser.encoder import load_encoder
@@ -45,17 +57,24 @@ the LoRA ``A``/``B`` matrices, the adapters and the gates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from xlser.config import PeftConfig
+from xlser.config import WG_POSITIONS, ConfigError, PeftConfig
 from xlser.encoder import layer_flavour
+from xlser.registry import Registry
 
 __all__ = [
+    "HEAD_GROUPS",
     "PARAMETER_GROUPS",
+    "PEFT_METHODS",
     "BottleneckAdapter",
+    "PeftMethod",
+    "UnregisteredParameterError",
     "WeightGate",
     "add_bottleneck_adapters",
     "add_lora",
@@ -63,19 +82,17 @@ __all__ = [
     "apply_peft",
     "encoder_layers",
     "format_trainable_parameters",
+    "parameter_group",
     "print_trainable_parameters",
     "trainable_parameters",
 ]
 
-PARAMETER_GROUPS: tuple[str, ...] = (
-    "lora",
-    "adapter",
-    "gate",
-    "emotion_head",
-    "speaker_head",
-    "projection",
-)
-"""Groups of :func:`trainable_parameters`; the heads are the top-level modules of ``SERModel``."""
+HEAD_GROUPS: tuple[str, ...] = ("emotion_head", "speaker_head", "projection")
+"""Top-level modules of ``SERModel`` counted as groups of their own (not PEFT methods)."""
+
+
+class UnregisteredParameterError(RuntimeError):
+    """A trainable parameter that no registered PEFT method (and no head) claims: a wiring bug."""
 
 
 class BottleneckAdapter(nn.Module):
@@ -222,8 +239,8 @@ def add_weight_gates(
         position: ``"layer_input"`` (before attention and the residual) or ``"layer_output"``.
         init: Initial gate logit ``g``.
     """
-    if position not in ("layer_input", "layer_output"):
-        raise ValueError(f"peft.wg_position must be layer_input or layer_output, got {position!r}")
+    if position not in WG_POSITIONS:
+        raise ConfigError(f"peft.wg_position must be one of {list(WG_POSITIONS)}, got {position!r}")
     dim = encoder.config.hidden_size
     for layer in encoder_layers(encoder):
         layer.gate = WeightGate(dim, init).to(layer.final_layer_norm.weight.device)
@@ -234,11 +251,77 @@ def add_weight_gates(
     return encoder
 
 
+# ----------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class PeftMethod:
+    """One entry of :data:`PEFT_METHODS`: how a method is added and how its parameters are named."""
+
+    name: str
+    """Its group in :func:`trainable_parameters` and ``python -m xlser summary``."""
+    add: Callable[[nn.Module, PeftConfig], Any] = field(repr=False)
+    """``add(encoder, cfg)``: attach the method to every layer of a frozen encoder, in place."""
+    prefixes: tuple[str, ...]
+    """The method owns a parameter when a dotted part of its name starts with one of these."""
+    switch: str
+    """The :class:`~xlser.config.PeftConfig` field that turns the method on."""
+    options: tuple[str, ...]
+    """The other :class:`~xlser.config.PeftConfig` fields the method reads (its sizes)."""
+
+    def owns(self, name: str) -> bool:
+        """Whether parameter ``name`` is one of this method's.
+
+        >>> PEFT_METHODS["lora"].owns("encoder.layers.0.attention.q_proj.lora_A.default.weight")
+        True
+        >>> PEFT_METHODS["gate"].owns("encoder.layers.0.attention.q_proj.base_layer.weight")
+        False
+        """
+        return any(part.startswith(self.prefixes) for part in name.split("."))
+
+
+PEFT_METHODS: Registry[PeftMethod] = Registry(
+    "PEFT method",
+    {
+        m.name: m
+        for m in (
+            PeftMethod(
+                name="lora",
+                add=add_lora,
+                prefixes=("lora_",),
+                switch="lora",
+                options=("lora_r", "lora_alpha", "lora_dropout", "lora_targets"),
+            ),
+            PeftMethod(
+                name="adapter",
+                add=lambda enc, c: add_bottleneck_adapters(enc, c.adapter_dim, c.adapter_zero_init),
+                prefixes=("adapter",),
+                switch="adapter",
+                options=("adapter_dim", "adapter_zero_init"),
+            ),
+            PeftMethod(
+                name="gate",
+                add=lambda enc, c: add_weight_gates(enc, c.wg_position, c.wg_init),
+                prefixes=("gate",),
+                switch="weight_gate",
+                options=("wg_position", "wg_init"),
+            ),
+        )
+    },
+    where="the module docstring of xlser.adapters",
+)
+"""The PEFT methods, in the order :func:`apply_peft` adds them (Mi et al., 2026, §3.3)."""
+
+PARAMETER_GROUPS: tuple[str, ...] = (*PEFT_METHODS, *HEAD_GROUPS)
+"""Groups of :func:`trainable_parameters`: the registered PEFT methods, then the heads."""
+
+
 def apply_peft(encoder: nn.Module, cfg: PeftConfig) -> nn.Module:
-    """Freeze the encoder and add the PEFT modules that ``cfg`` switches on (Mi et al., 2026, §3.3).
+    """Freeze the encoder and add the PEFT methods that ``cfg`` switches on (Mi et al., 2026, §3.3).
 
     Frozen: the CNN feature encoder, feature projection, positional conv, all LayerNorms and all
-    base weights (and ``masked_spec_embed``). Trainable: LoRA ``A``/``B``, adapters, gates.
+    base weights (and ``masked_spec_embed``). Trainable: what the methods of :data:`PEFT_METHODS`
+    add (LoRA ``A``/``B``, adapters, gates).
 
     Args:
         encoder: A ``Wav2Vec2Model`` (either layer flavour); modified in place.
@@ -250,12 +333,9 @@ def apply_peft(encoder: nn.Module, cfg: PeftConfig) -> nn.Module:
     if getattr(encoder, "_xlser_peft", None) is not None:
         raise RuntimeError("apply_peft was already applied to this encoder")
     encoder.requires_grad_(False)
-    if cfg.lora:
-        add_lora(encoder, cfg)
-    if cfg.adapter:
-        add_bottleneck_adapters(encoder, cfg.adapter_dim, cfg.adapter_zero_init)
-    if cfg.weight_gate:
-        add_weight_gates(encoder, cfg.wg_position, cfg.wg_init)
+    for method in PEFT_METHODS.values():
+        if getattr(cfg, method.switch):
+            method.add(encoder, cfg)
     encoder._xlser_peft = cfg
     return encoder
 
@@ -263,34 +343,45 @@ def apply_peft(encoder: nn.Module, cfg: PeftConfig) -> nn.Module:
 # ----------------------------------------------------------------------------- counting
 
 
+def parameter_group(name: str) -> str | None:
+    """The group of parameter ``name``: a head of ``SERModel``, the PEFT method that owns it, or
+    ``None`` (a base weight of the encoder).
+
+    >>> parameter_group("encoder.encoder.layers.1.feed_forward.adapter.up.weight")
+    'adapter'
+    >>> parameter_group("emotion_head.weight"), parameter_group("encoder.masked_spec_embed")
+    ('emotion_head', None)
+    """
+    top = name.split(".")[0]
+    if top in HEAD_GROUPS:
+        return top
+    owners = [m.name for m in PEFT_METHODS.values() if m.owns(name)]
+    if len(owners) > 1:
+        raise UnregisteredParameterError(
+            f"parameter {name!r} matches the prefixes of several PEFT methods {owners}; make the "
+            "prefixes of PEFT_METHODS (xlser.adapters) distinct"
+        )
+    return owners[0] if owners else None
+
+
 def trainable_parameters(model: nn.Module) -> dict[str, int]:
     """Trainable parameter counts by group, in the style of peft's ``print_trainable_parameters``.
 
-    Groups (trainable parameters only): ``lora`` (LoRA ``A``/``B``), ``adapter``
-    (:class:`BottleneckAdapter`), ``gate`` (:class:`WeightGate`), and the top-level modules
-    ``emotion_head``, ``speaker_head`` and ``projection`` of an ``SERModel``. ``projection`` is only
-    present when the model has one. ``trainable`` counts every trainable parameter, ``total`` every
-    parameter (trainable or not).
+    Groups (trainable parameters only): one per method of :data:`PEFT_METHODS` (``lora``,
+    ``adapter``, ``gate``; matched by parameter name), and the top-level modules ``emotion_head``,
+    ``speaker_head`` and ``projection`` of an ``SERModel`` (``projection`` only when the model has
+    one). ``trainable`` counts every trainable parameter, ``total`` every parameter.
 
     Args:
         model: An encoder after :func:`apply_peft`, or an ``SERModel``.
 
     Returns:
         ``{group: count, ..., "trainable": n, "total": n}``.
+
+    Raises:
+        UnregisteredParameterError: A trainable parameter that no registered method and no head
+            claims (a method added without its :data:`PEFT_METHODS` line); the message names it.
     """
-    owner: dict[int, str] = {}
-    for name, module in model.named_modules():
-        top = name.split(".")[0]
-        if isinstance(module, BottleneckAdapter):
-            group = "adapter"
-        elif isinstance(module, WeightGate):
-            group = "gate"
-        elif name == top and top in ("emotion_head", "speaker_head", "projection"):
-            group = top
-        else:
-            continue
-        for p in module.parameters():
-            owner[id(p)] = group
     counts = {g: 0 for g in PARAMETER_GROUPS if g != "projection"}
     if getattr(model, "projection", None) is not None:
         counts["projection"] = 0
@@ -299,10 +390,15 @@ def trainable_parameters(model: nn.Module) -> dict[str, int]:
         counts["total"] += p.numel()
         if not p.requires_grad:
             continue
+        group = parameter_group(name)
+        if group is None:
+            raise UnregisteredParameterError(
+                f"trainable parameter {name!r} belongs to no registered PEFT method "
+                f"({', '.join(PEFT_METHODS)}) and no head ({', '.join(HEAD_GROUPS)}); register "
+                "the method that adds it in xlser.adapters.PEFT_METHODS, or freeze it"
+            )
+        counts[group] += p.numel()
         counts["trainable"] += p.numel()
-        group = "lora" if "lora_" in name else owner.get(id(p))
-        if group is not None:
-            counts[group] += p.numel()
     return counts
 
 
