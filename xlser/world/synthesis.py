@@ -399,11 +399,19 @@ def ensure_synthetic(
     """``manifest`` (a ``.csv`` path, or the folder that is to hold ``manifest.csv``), synthesised
     into its folder first when it does not exist. An interrupted synthesis leaves no manifest (it is
     written last), so the synthesis simply starts again; a folder that is not an xlser world is
-    never written into (:func:`synthesize` refuses it)."""
+    never written into (:func:`synthesize` refuses it). Concurrent callers (a grid's workers) are
+    serialised by a lock file beside the folder (``.<name>.lock``)."""
+    import fcntl
+
     path = Path(manifest)
-    if not path.exists():
-        out = path.parent if path.suffix.lower() == ".csv" else path
-        synthesize(out, world, seed=seed, overwrite=is_world_folder(out), progress=progress)
+    if path.exists():
+        return path
+    out = path.parent if path.suffix.lower() == ".csv" else path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "a") as lock:  # grid workers start together
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one synthesises, the others wait and find it done
+        if not path.exists():
+            synthesize(out, world, seed=seed, overwrite=is_world_folder(out), progress=progress)
     return path
 
 
