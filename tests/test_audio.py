@@ -1,4 +1,5 @@
-"""Audio I/O and batching: mono mix, resampling, crops, padding masks, and errors naming the file."""
+"""Audio I/O and batching: mono mix, resampling, crops, padding masks, errors naming the file,
+the signal sanity check (silent, constant, NaN/inf) and the fast header check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import pytest
 import soundfile as sf
 import torch
 
-from xlser.data.audio import AudioError, SERDataset, audio_duration, collate, load_audio
+import xlser.data.audio as audio
+from xlser.data.audio import (
+    SILENCE_PEAK,
+    AudioError,
+    SERDataset,
+    audio_duration,
+    check_headers,
+    collate,
+    load_audio,
+    signal_problem,
+)
 
 
 def write(path, x, sr=16000, subtype="PCM_16"):
@@ -17,11 +28,11 @@ def write(path, x, sr=16000, subtype="PCM_16"):
 
 
 def test_stereo_is_mixed_to_mono(tmp_path):
-    left = 0.5 * np.ones(16000, dtype=np.float32)
-    right = -0.25 * np.ones(16000, dtype=np.float32)
+    left = 0.5 * np.sin(np.arange(16000, dtype=np.float32))
+    right = -0.25 * np.sin(np.arange(16000, dtype=np.float32))
     p = write(tmp_path / "s.wav", np.stack([left, right], 1), subtype="FLOAT")
     w = load_audio(p)
-    assert w.shape == (16000,) and torch.allclose(w, torch.full((16000,), 0.125))
+    assert w.shape == (16000,) and torch.allclose(w, torch.from_numpy(left / 4), atol=1e-7)
 
 
 def test_resample_44k1_to_16k_keeps_a_sine(tmp_path):
@@ -59,9 +70,12 @@ def test_errors_name_the_file(tmp_path):
         load_audio(bad)
     with pytest.raises(AudioError, match="corrupt.wav"):
         audio_duration(bad)
-    short = write(tmp_path / "short.wav", np.zeros(160, dtype=np.float32))
+    short = write(tmp_path / "short.wav", 0.1 * np.sin(np.arange(160, dtype=np.float32)))
     with pytest.raises(AudioError, match=r"short.wav: audio is 0.010 s long"):
         load_audio(short)
+    one = write(tmp_path / "one.wav", np.array([0.5], dtype=np.float32))
+    with pytest.raises(AudioError, match=r"one.wav: audio is 0.000 s long; at least 0.025 s"):
+        load_audio(one)  # too short, not "constant"
     empty = write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32))
     with pytest.raises(AudioError, match="empty.wav"):
         load_audio(empty)
@@ -108,7 +122,7 @@ def test_collate_normalizes_over_real_samples_only():
 
 
 def test_dataset_indices_and_unknown_label(tmp_path):
-    p = write(tmp_path / "a.wav", 0.1 * np.ones(3200, dtype=np.float32))
+    p = write(tmp_path / "a.wav", 0.1 * np.sin(np.arange(3200, dtype=np.float32)))
     df = pd.DataFrame(
         [
             dict(
@@ -130,3 +144,88 @@ def test_dataset_indices_and_unknown_label(tmp_path):
     df.loc[0, "emotion"] = "bored"
     with pytest.raises(ValueError, match="unknown emotion 'bored'"):
         SERDataset(df)
+
+
+# ------------------------------------------------------------------------- signal sanity
+
+
+def tone(n=16000, amp=0.1):
+    return (amp * np.sin(2 * np.pi * 220 * np.arange(n) / 16000)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("name", "x", "subtype", "needle"),
+    [
+        (
+            "zeros.wav",
+            np.zeros(16000, np.float32),
+            "PCM_16",
+            r"audio is silent \(every sample within 0.0001 of zero",
+        ),
+        # 1 step of 16-bit PCM (3e-5) at every other sample: rounding noise, not a recording
+        ("lsb.wav", np.tile([0.0, 1 / 32768], 8000).astype(np.float32), "PCM_16", "silent"),
+        (
+            "dc.wav",
+            np.full(16000, 0.25, np.float32),
+            "PCM_16",
+            r"audio is constant \(0.25 in every",
+        ),
+        ("nan.wav", np.full(16000, np.nan, np.float32), "FLOAT", "16000 NaN or infinite"),
+        ("inf.wav", np.r_[tone(15999), np.inf].astype(np.float32), "FLOAT", "1 NaN or infinite"),
+    ],
+)
+def test_silent_constant_and_non_finite_audio_is_refused_naming_file_and_fix(
+    tmp_path, name, x, subtype, needle
+):
+    p = write(tmp_path / name, x, subtype=subtype)
+    with pytest.raises(AudioError, match=needle) as e:
+        load_audio(p)
+    assert str(e.value).startswith(f"{p}: ") and "--skip-bad" in str(e.value)
+
+
+def test_quiet_but_real_audio_passes_and_stereo_is_checked_after_the_mix(tmp_path):
+    # a -70 dBFS noise floor (about 10 steps of 16-bit PCM) is quiet, not silent
+    rng = np.random.default_rng(0)
+    floor = (10 ** (-70 / 20) * rng.standard_normal(16000)).astype(np.float32)
+    assert load_audio(write(tmp_path / "quiet.wav", floor)).abs().max() > SILENCE_PEAK
+    x = tone()
+    opposite = write(tmp_path / "anti.wav", np.stack([x, -x], 1), subtype="FLOAT")
+    with pytest.raises(AudioError, match="silent"):  # the model hears the mono mix: nothing
+        load_audio(opposite)
+    assert signal_problem(x) is None and signal_problem(np.float32(0.5) + x) is None
+
+
+def test_signal_problem_thresholds_are_the_documented_ones():
+    wobble = np.tile([0.5, -0.5], 400)  # mean 0, peak to peak 1
+    below, above = 0.98 * SILENCE_PEAK * wobble, 1.02 * SILENCE_PEAK * wobble
+    assert "silent" in signal_problem(below) and signal_problem(above) is None
+    # a DC offset with a wobble below the threshold is constant: the span is peak to peak
+    assert "constant (0.3 in every sample" in signal_problem(0.3 + below)
+    assert signal_problem(0.3 + above) is None
+    # a lone click in digital silence is a signal (the check is on the peaks, not the RMS)
+    assert signal_problem(np.r_[np.zeros(799), 2 * SILENCE_PEAK]) is None
+
+
+# ------------------------------------------------------------------------------ header check
+
+
+def test_check_headers_names_missing_corrupt_empty_and_short_files(tmp_path):
+    good = write(tmp_path / "good.wav", tone())
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    empty = write(tmp_path / "empty.wav", np.zeros(0, np.float32))
+    short = write(tmp_path / "short.wav", tone(160))
+    missing = tmp_path / "missing.wav"
+    bad = dict(check_headers([good, corrupt, empty, short, missing]))
+    assert set(bad) == {str(corrupt), str(empty), str(short), str(missing)}
+    assert bad[str(missing)] == "does not exist"
+    assert bad[str(empty)] == "audio file has no samples"
+    assert bad[str(short)] == "audio is 0.010 s long; at least 0.025 s is needed"
+    assert "cannot read audio header" in bad[str(corrupt)]
+
+
+def test_check_headers_rereads_a_file_that_changed(tmp_path):
+    p = write(tmp_path / "a.wav", tone())
+    assert check_headers([p]) == [] and str(p) in audio._HEADERS
+    p.write_bytes(b"not audio any more")  # new size and mtime: the remembered header is stale
+    assert [q for q, _ in check_headers([p])] == [str(p)]

@@ -105,6 +105,9 @@ def test_read_errors(tmp_path):
     write_manifest(rows(), p)
     with pytest.raises(ManifestError, match="does not exist"):
         read_manifest(p, check_files=True)
+    p.write_text("")
+    with pytest.raises(ManifestError, match=f"^{p}: the file is empty; a manifest starts with"):
+        read_manifest(p)
 
 
 def test_read_manifests_rejects_cross_file_duplicates(tmp_path):

@@ -173,6 +173,35 @@ def test_skip_bad_writes_skipped_list(tmp_path, monkeypatch, capsys):
     assert (row["utt_id"], row["speaker"], row["emotion"]) == ("emodb_13a01Ta", "emodb:13", "sad")
 
 
+def test_silent_constant_and_nan_audio_is_refused_or_skipped_and_listed(tmp_path):
+    """A silent, DC-only or NaN wav has a valid header: prepare decodes every kept file to find it."""
+    import numpy as np
+    import soundfile as sf
+
+    root = make_emodb(tmp_path / "emodb")
+    sf.write(str(root / "wav" / "11a01Wa.wav"), np.zeros(4000, np.float32), 16000)
+    sf.write(str(root / "wav" / "12a01Fa.wav"), np.full(4000, 0.2, np.float32), 16000)
+    nan = np.full(4000, np.nan, np.float32)
+    sf.write(str(root / "wav" / "13a01Ta.wav"), nan, 16000, subtype="FLOAT")
+    out = tmp_path / "out" / "emodb.csv"
+    with pytest.raises(PrepareError) as e:
+        prep("emodb", root, out)
+    msg = str(e.value)
+    assert "3 unusable file(s) or row(s) (3 corrupt)" in msg and "--skip-bad" in msg
+    assert f"{root / 'wav' / '11a01Wa.wav'}: audio is silent" in msg
+    assert f"{root / 'wav' / '12a01Fa.wav'}: audio is constant (0.2 in every sample" in msg
+    assert f"{root / 'wav' / '13a01Ta.wav'}: audio contains 4000 NaN or infinite" in msg
+    assert not out.exists()
+    res = prep("emodb", root, out, skip_bad=True)
+    assert (res.stats["rows"], res.stats["usable"]) == (36 + 3, 36)
+    assert not res.frame["utt_id"].isin(["emodb_11a01Wa", "emodb_12a01Fa", "emodb_13a01Ta"]).any()
+    sk = read_skipped(skipped_path_for(out))
+    reasons = dict(zip(sk["path"].map(os.path.basename), sk["reason"]))
+    assert set(reasons) == {"11a01Wa.wav", "12a01Fa.wav", "13a01Ta.wav"}
+    assert (sk["kind"] == "corrupt").all() and "silent" in reasons["11a01Wa.wav"]
+    assert "--skip-bad" not in " ".join(reasons.values())  # the reason, not the CLI's advice
+
+
 def test_failed_run_keeps_the_existing_manifest(tmp_path, trees):
     out = tmp_path / "emodb.csv"
     prep("emodb", trees["emodb"], out)

@@ -91,6 +91,17 @@ def test_tiny_counts_and_audio_format(tiny):
     assert meta.utt_id.tolist() == df.utt_id.tolist()
 
 
+def test_every_utterance_passes_the_audio_sanity_check_with_a_wide_margin(tiny):
+    """The noise floor keeps even the quietest file far above the silence threshold."""
+    from xlser.data.audio import SILENCE_PEAK, read_checked
+
+    spans = []
+    for path in read_manifest(tiny / "manifest.csv")["path"]:
+        wave, _ = read_checked(path)  # raises for silent, constant or non-finite audio
+        spans.append(float(wave.max() - wave.min()))
+    assert min(spans) > 100 * SILENCE_PEAK
+
+
 def test_smoke_plan_sizes_mirror_the_real_corpora_and_resolve_a_few_uar_points():
     world = build_world()
     plan, designs = world.plan, WorldConfig().designs

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from xlser import EMOTIONS, LANGUAGES
-from xlser.data.audio import label_index, load_audio
+from xlser.data.audio import AudioError, label_index, load_audio
 
 __all__ = ["FeatureBatch", "FrontendCache", "cache_valid", "pad_frames"]
 
@@ -110,7 +110,11 @@ class FrontendCache:
         for i in range(0, len(paths), batch_size):
             hs = []
             for path in paths[i : i + batch_size]:
-                w = load_audio(path, sample_rate)  # (S,)
+                try:
+                    w = load_audio(path, sample_rate)  # (S,)
+                except AudioError as e:  # names the file and the fix; nothing was cached
+                    bar.close()
+                    raise AudioError(f"{e} (found while building the front-end cache)") from e
                 if normalize:
                     w = (w - w.mean()) / torch.sqrt(w.var(unbiased=False) + 1e-7)
                 hs.append(first(w[None, None].to(device))[0].T)  # (T0, C): alone

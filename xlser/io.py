@@ -3,7 +3,9 @@
 * :func:`atomic_write_text` / :func:`atomic_save_tensors`: write a temp file in the target's folder,
   ``fsync`` it, ``os.replace`` it over the target and ``fsync`` the folder, so a reader (or a run
   killed at any moment) sees the old file or the new one, never half of one. Permissions follow the
-  umask (``mkstemp``'s 0600 is not kept).
+  umask (``mkstemp``'s 0600 is not kept). A full disk (or quota) raises :class:`DiskFullError`, a
+  folder that cannot be written :class:`PermissionError`, each naming the file and the fix; the old
+  file stays as it was and no temp file is left behind.
 * :func:`write_json` writes strict JSON (NaN and infinities are refused, not written as
   ``NaN``/``Infinity``, which JSON does not have); :func:`read_json` and :func:`read_tensors` name the
   file and the fix when it is unreadable.
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -29,6 +32,7 @@ from xlser.errors import XlserError
 
 __all__ = [
     "CorruptFileError",
+    "DiskFullError",
     "atomic_save_tensors",
     "atomic_write",
     "atomic_write_text",
@@ -42,10 +46,44 @@ class CorruptFileError(XlserError, ValueError):
     """A file xlser reads is truncated or malformed; the message names it and the fix."""
 
 
+class DiskFullError(XlserError, OSError):
+    """No space left (or the quota is used up) while writing; names the file and the fix."""
+
+
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _explained(e: OSError, path: Path) -> OSError:
+    """A disk-full or permission error while writing ``path``, reworded to name it and the fix."""
+    if e.errno in _FULL:
+        err = DiskFullError(
+            f"{path}: no space left on the device ({e.strerror}) while writing it; the previous "
+            f"file, if any, is unchanged. Free disk space (or raise the quota) under {path.parent} "
+            "and run the command again"
+        )
+        err.errno = e.errno
+        return err
+    if e.errno in _DENIED:
+        err = PermissionError(
+            f"{path}: cannot write ({e.strerror}); make {path.parent} writable or write somewhere "
+            "else (e.g. another --out)"
+        )
+        err.errno = e.errno
+        return err
+    return e
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)``, then fsync and move the temp file over ``path`` atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        new = _explained(e, path)
+        if new is e:
+            raise
+        raise new from e
     os.close(fd)
     try:
         write(tmp)
@@ -61,9 +99,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        new = _explained(e, path) if isinstance(e, OSError) else e
+        if new is e:
+            raise
+        raise new from e
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -2,6 +2,14 @@
 
 torchaudio >= 2.9 needs torchcodec for ``torchaudio.load``, so files are read with ``soundfile``
 and only resampling uses torchaudio (``torchaudio.functional.resample``).
+
+Sanity. Every file read (:func:`load_audio`, hence training, the front-end cache and prediction)
+and every file ``prepare`` keeps must hold a usable signal: at least :data:`MIN_SECONDS` long,
+no NaN or infinite sample, and not silent or constant (:func:`signal_problem`, threshold
+:data:`SILENCE_PEAK`). Per-utterance normalisation would otherwise blow a silent file's
+rounding noise up to unit variance and train on it. :func:`check_headers` checks, from the
+headers alone, that a manifest's files exist and are readable, fast enough to run before every
+training run.
 """
 
 from __future__ import annotations
@@ -24,19 +32,93 @@ MIN_SECONDS = 0.025
 (MELD's shortest clips are about 0.064 s long; they are kept.)"""
 
 
+SILENCE_PEAK = 1e-4
+"""A (mono-mixed) file whose samples span less than this, peak to peak, holds no signal (full
+scale is 1.0; -80 dBFS, about 3 steps of 16-bit PCM). If every sample is also within this of
+zero the file is *silent* (digital silence, a recording that never started); otherwise it is
+*constant* (a DC offset and nothing else). Real recordings span far more: even a quiet room
+recorded at 16 bits has a noise floor near -60 dBFS, and the synthetic world mixes a noise floor
+into every utterance (its quietest smoke-world file spans 0.094, peak to peak)."""
+
+FIX_BAD_AUDIO = (
+    "replace the file, or rebuild the manifest without it (python -m xlser prepare ... "
+    "--skip-bad --overwrite) or delete its row"
+)
+"""The fix every error about a manifest's audio suggests."""
+
+
 class AudioError(XlserError, ValueError):
-    """Corrupt, empty, unreadable or too-short audio; the message names the file."""
+    """Corrupt, empty, unreadable, too-short, silent, constant or non-finite audio; the message
+    names the file."""
 
 
 def audio_duration(path: str | os.PathLike) -> float:
     """Duration in seconds from the file header, without decoding the samples."""
     try:
-        info = sf.info(str(path))
+        with sf.SoundFile(str(path)) as f:  # opening reads the header only
+            frames, sr = f.frames, f.samplerate
     except (RuntimeError, sf.LibsndfileError) as e:
         raise AudioError(f"{path}: cannot read audio header ({e}); is the file corrupt?") from e
-    if info.frames == 0:
+    if frames == 0:
         raise AudioError(f"{path}: audio file has no samples")
-    return info.frames / info.samplerate
+    return frames / sr
+
+
+def signal_problem(wave: np.ndarray | torch.Tensor) -> str | None:
+    """Why a mono waveform ``(S,)`` is unusable, or ``None``: non-finite samples, or a peak-to-peak
+    span below :data:`SILENCE_PEAK` (silent when every sample is that close to zero, else
+    constant).
+
+    >>> signal_problem(np.zeros(800))
+    'audio is silent (every sample within 0.0001 of zero, below -80 dBFS; largest 0)'
+    >>> signal_problem(np.full(800, 0.3))
+    'audio is constant (0.3 in every sample, peak to peak 0: a DC offset, no signal)'
+    >>> signal_problem(np.array([0.0, np.nan, 0.5]))
+    'audio contains 1 NaN or infinite sample(s) of 3'
+    >>> signal_problem(0.1 * np.sin(np.arange(800.0))) is None
+    True
+    """
+    w = torch.as_tensor(wave)
+    if not torch.isfinite(w).all():
+        n = int((~torch.isfinite(w)).sum())
+        return f"audio contains {n} NaN or infinite sample(s) of {w.numel()}"
+    lo, hi = float(w.min()), float(w.max())
+    if hi - lo >= SILENCE_PEAK:
+        return None
+    peak = max(abs(lo), abs(hi))
+    if peak < SILENCE_PEAK:
+        return (
+            f"audio is silent (every sample within {SILENCE_PEAK:g} of zero, below -80 dBFS; "
+            f"largest {peak:.2g})"
+        )
+    return (
+        f"audio is constant ({float(w.double().mean()):.3g} in every sample, peak to peak "
+        f"{hi - lo:.2g}: a DC offset, no signal)"
+    )
+
+
+def read_checked(
+    path: str | os.PathLike, min_seconds: float = MIN_SECONDS
+) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to a mono float32 ``(S,)`` array and its rate, raising :class:`AudioError`
+    (naming the file and the fix) for unreadable, empty, too short (``min_seconds``), non-finite,
+    silent or constant audio."""
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (S, C)
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise AudioError(f"{path}: cannot decode audio ({e}); is the file corrupt?") from e
+    if data.size == 0:
+        raise AudioError(f"{path}: audio file has no samples")
+    if len(data) < min_seconds * sr:  # before the signal check: one sample is short, not constant
+        raise AudioError(
+            f"{path}: audio is {len(data) / sr:.3f} s long; at least {min_seconds} s is needed; "
+            f"{FIX_BAD_AUDIO}"
+        )
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (S,)
+    problem = signal_problem(mono)
+    if problem is not None:
+        raise AudioError(f"{path}: {problem}; {FIX_BAD_AUDIO}")
+    return mono, sr
 
 
 def load_audio(
@@ -57,25 +139,23 @@ def load_audio(
         generator: numpy generator for the random crop offset.
         min_seconds: shorter audio raises :class:`AudioError`.
 
+    Raises:
+        AudioError: unreadable, empty, too short, non-finite, silent or constant audio
+            (:func:`read_checked`), naming the file.
+
     Returns:
         waveform of shape ``(S,)``.
     """
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (S, C)
-    except (RuntimeError, sf.LibsndfileError) as e:
-        raise AudioError(f"{path}: cannot decode audio ({e}); is the file corrupt?") from e
-    if data.size == 0:
-        raise AudioError(f"{path}: audio file has no samples")
-    if not np.isfinite(data).all():
-        raise AudioError(f"{path}: audio contains NaN or infinite samples")
-    wave = torch.from_numpy(data.mean(axis=1))  # (S,) mono mix
+    mono, sr = read_checked(path, min_seconds)
+    wave = torch.from_numpy(np.ascontiguousarray(mono))  # (S,) mono mix
     if sr != sample_rate:
         import torchaudio.functional as AF
 
         wave = AF.resample(wave, orig_freq=sr, new_freq=sample_rate)
     if wave.numel() < min_seconds * sample_rate:
         raise AudioError(
-            f"{path}: audio is {wave.numel() / sample_rate:.3f} s long; at least {min_seconds} s is needed"
+            f"{path}: audio is {wave.numel() / sample_rate:.3f} s long; at least {min_seconds} s "
+            f"is needed; {FIX_BAD_AUDIO}"
         )
     if max_seconds is not None and wave.numel() > max_seconds * sample_rate:
         n = int(max_seconds * sample_rate)
@@ -208,12 +288,42 @@ def collate(items: Sequence[dict], normalize: bool = True) -> Batch:
     )
 
 
+_HEADERS: dict[str, tuple[int, int, float]] = {}
+"""Files whose header :func:`check_headers` read: (size, mtime, seconds). A second check in the
+same process (a grid, a notebook) costs one ``stat`` per unchanged file."""
+
+
+def check_headers(
+    paths: Sequence[str | os.PathLike], min_seconds: float = MIN_SECONDS
+) -> list[tuple[str, str]]:
+    """``(path, reason)`` for each file that is missing, has no readable audio header, no samples
+    or fewer than ``min_seconds``; headers only, no decoding (the smoke world's 5,201 files take
+    about 0.2 s; unchanged files are remembered per process)."""
+    bad = []
+    for p in map(str, paths):
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            bad.append((p, "does not exist"))
+            continue
+        except OSError as e:
+            bad.append((p, f"cannot open ({e.strerror})"))
+            continue
+        known = _HEADERS.get(p)
+        if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+            seconds = known[2]
+        else:
+            try:
+                seconds = audio_duration(p)
+            except AudioError as e:
+                bad.append((p, str(e).removeprefix(f"{p}: ")))
+                continue
+            _HEADERS[p] = (st.st_size, st.st_mtime_ns, seconds)
+        if seconds < min_seconds:
+            bad.append((p, f"audio is {seconds:.3f} s long; at least {min_seconds} s is needed"))
+    return bad
+
+
 def check_readable(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
     """Return ``(path, reason)`` for every file whose audio header cannot be read."""
-    bad = []
-    for p in paths:
-        try:
-            audio_duration(p)
-        except AudioError as e:
-            bad.append((Path(p), str(e)))
-    return bad
+    return [(Path(p), reason) for p, reason in check_headers(paths, min_seconds=0.0)]

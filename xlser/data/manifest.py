@@ -130,6 +130,11 @@ def read_manifest(path: str | os.PathLike, check_files: bool = False) -> pd.Data
         df = pd.read_csv(
             path, dtype={"utt_id": str, "speaker": str, "corpus": str}, keep_default_na=False
         )
+    except pd.errors.EmptyDataError as e:
+        raise ManifestError(
+            f"{path}: the file is empty; a manifest starts with the header {','.join(COLUMNS)} "
+            "(rebuild it with python -m xlser prepare ... or synth)"
+        ) from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ManifestError(f"{path}: not a readable CSV ({e})") from e
     validate_manifest(df, source=path, check_files=check_files)

@@ -9,13 +9,15 @@
 Steps (:func:`prepare_corpus`): refuse an existing ``--out`` without ``--overwrite``; scan ROOT
 recursively (:mod:`xlser.data.corpora`; a wrong layout is an error naming the expected one); MELD:
 extract ``.mp4`` audio once into the cache folder (default ``<out dir>/meld_audio/``); read every
-file's duration from its header; assign splits (:mod:`xlser.data.splits`); validate; write
+file's duration from its header; decode every kept file once to reject silent, constant or
+non-finite audio (:func:`xlser.data.audio.signal_problem`); assign splits (:mod:`xlser.data.splits`); validate; write
 atomically. A manifest is only written when every kept file is usable.
 
-Bad input. Corrupt, empty, too short (< :data:`xlser.data.audio.MIN_SECONDS`) or missing audio, an
-unknown or conflicting label, or a malformed CSV row stop ``prepare`` with an error naming the files,
+Bad input. Corrupt, empty, too short (< :data:`xlser.data.audio.MIN_SECONDS`), silent or constant
+(:data:`xlser.data.audio.SILENCE_PEAK`), non-finite (NaN/inf samples) or missing audio, an unknown or
+conflicting label, or a malformed CSV row stop ``prepare`` with an error naming the files,
 unless ``--skip-bad``: then they are left out and listed, with the reason, in ``FILE.skipped.csv``
-beside the manifest (columns :data:`~xlser.data.corpora._common.SKIPPED_COLUMNS`). Clips longer than
+beside the manifest (unusable audio has kind ``corrupt``; the reason says which problem) (columns :data:`~xlser.data.corpora._common.SKIPPED_COLUMNS`). Clips longer than
 ``--max-duration`` are left out and listed there too (kind ``too_long``) without needing ``--skip-bad``.
 
 Counts: the random splits are computed over the usable files. MELD keeps its official split, so with
@@ -38,7 +40,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from xlser.data.audio import MIN_SECONDS, AudioError, audio_duration
+from xlser.data.audio import (
+    FIX_BAD_AUDIO,
+    MIN_SECONDS,
+    AudioError,
+    audio_duration,
+    read_checked,
+)
 from xlser.data.corpora import CORPORA, get_corpus
 from xlser.data.corpora._common import (
     SKIP_KINDS_MEDIA,
@@ -114,6 +122,25 @@ def _durations(paths: list[Path], workers: int) -> list[float | str]:
         return [one(p) for p in paths]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, paths, chunksize=64))
+
+
+def _signal_problems(paths: list[Path], workers: int) -> list[str | None]:
+    """Decode each file once: ``None`` when its signal is usable, else why not (silent, constant,
+    NaN/inf samples; :func:`xlser.data.audio.read_checked`)."""
+
+    def one(p: Path) -> str | None:
+        try:
+            read_checked(p)
+        except AudioError as e:
+            return str(e).removeprefix(f"{p}: ").removesuffix(f"; {FIX_BAD_AUDIO}")
+        except OSError as e:
+            return f"cannot open ({e})"
+        return None
+
+    if len(paths) < 64 or workers <= 1:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, paths, chunksize=16))
 
 
 def _listed(entries: list[Skipped]) -> list[str]:
@@ -260,6 +287,12 @@ def prepare_corpus(
             )
         else:
             kept.append((it, dur))
+    # the samples themselves: silent, constant or non-finite audio is unusable too
+    problems = _signal_problems([it.path for it, _ in kept], workers)
+    for (it, _), problem in zip(kept, problems):
+        if problem is not None:
+            skipped.append(Skipped.for_item(it, spec.name, spec.language, "corrupt", problem))
+    kept = [k for k, problem in zip(kept, problems) if problem is None]
     bad = [s for s in skipped if s.kind != "too_long"]
     if bad and not skip_bad:
         raise PrepareError(f"{spec.title} at {root}: " + _format_bad(bad, skipped_file))
@@ -398,7 +431,7 @@ def register_cli(subparsers) -> None:
     p.add_argument(
         "--skip-bad",
         action="store_true",
-        help="leave out corrupt/missing/unlabelled files and list them in FILE.skipped.csv",
+        help="leave out corrupt/missing/silent/unlabelled files and list them in FILE.skipped.csv",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument(
