@@ -17,6 +17,10 @@ restores the best validation model, tests it on the target and writes a self-des
 
 Ownership: xlser writes only into an empty folder or one holding its marker, and ``overwrite``
 removes only the files in this table (:data:`RUN_FILES`), never others.
+
+Several processes (``torchrun``, :mod:`xlser.distributed`): rank 0 alone checks and writes the run
+folder; the other ranks train and evaluate with it and write nothing. ``metrics.json`` records
+``world_size``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from xlser import EMOTIONS, __version__
+from xlser import EMOTIONS, __version__, distributed
 from xlser.config import ConfigError, ExperimentConfig, asdict, world_manifest
 from xlser.data.manifest import manifest_paths, read_manifests
 from xlser.errors import DataError, XlserError
@@ -51,7 +55,7 @@ from xlser.io import (
 from xlser.sampler import ClassBalancedBatchSampler, HierarchicalBatchSampler
 from xlser.systems import SYSTEM_SPECS
 from xlser.tasks import parse_task, training_languages
-from xlser.trainer import TaskData, Trainer, TrainerState
+from xlser.trainer import TaskData, Trainer, TrainerState, resolve_device, seed_everything
 
 __all__ = [
     "RUN_FILES",
@@ -87,20 +91,12 @@ class RunFolderError(XlserError, ValueError):
 
 
 def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
-    """Select the rows a run uses, checked before anything is trained or written.
+    """Select the rows a run uses, checked before anything is trained.
 
     Train and validation rows come from the system's training languages (paper §3.2), test rows
     from the target. The smoke corpus is synthesised first if it is missing, but only into the
     profile's own location for its world (never into a folder named by a user-set manifest).
-
-    Checked here, before the run folder is touched: every manifest row's audio file exists and
-    its header is readable and long enough (headers only; the front-end cache reads every row),
-    the train split and the target's test split are not empty; a training language without a
-    validation split is a warning. Raises :class:`~xlser.errors.DataError` naming the files or
-    split and the fix.
     """
-    from xlser.data.audio import check_headers
-
     if cfg.data.synthesize_if_missing and cfg.data.world is not None:
         own = world_manifest(cfg.data.world)
         if [str(own)] == [str(Path(m)) for m in cfg.data.manifests] and not own.exists():
@@ -118,19 +114,6 @@ def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
             f"no manifest rows for language(s) {missing} in {where}; prepare the corpora for "
             "them (python -m xlser prepare ...) or change data.manifests"
         )
-    bad = check_headers(df["path"])
-    if bad:
-        source = {}  # which manifest lists each bad file (read again only on this error path)
-        for f in files:
-            source.update(dict.fromkeys(read_manifests([f])["path"], f))
-        lines = [f"  {p} (listed in {source.get(p, where)}): {why}" for p, why in bad[:10]]
-        more = [f"  ... and {len(bad) - 10} more"] if len(bad) > 10 else []
-        raise DataError(
-            f"{len(bad)} manifest row(s) point to missing or unreadable audio:\n"
-            + "\n".join(lines + more)
-            + "\nrestore the files, or rebuild the manifest without them (python -m xlser "
-            "prepare ... --skip-bad --overwrite), or delete their rows"
-        )
     split = df["split"]
     train = df[df["language"].isin(langs) & (split == "train")].reset_index(drop=True)
     val = df[df["language"].isin(langs) & (split == "val")].reset_index(drop=True)
@@ -138,21 +121,17 @@ def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
     others = [lang for lang in langs if lang != task.target]
     reference = df[df["language"].isin(others) & (split == "test")].reset_index(drop=True)
     if not len(train):
-        raise DataError(
-            f"no train rows for language(s) {list(langs)} in {where}; the manifests' split "
-            "column needs 'train' rows (python -m xlser prepare assigns train/val/test)"
-        )
+        raise DataError(f"no train rows for languages {list(langs)} in {where}")
     if not len(test):
         raise DataError(
             f"task {task.name}: the target {task.target!r} has no test rows in {where}; "
-            "a zero-shot run needs the target's test split (python -m xlser prepare assigns "
-            "train/val/test; --split paper gives every corpus a test split)"
+            "a zero-shot run needs the target's test split"
         )
     no_val = sorted(set(langs) - set(val["language"]))
     if no_val:
         warnings.warn(
-            f"training language(s) {no_val} have no validation rows in {where}: model "
-            f"selection uses the others only ({sorted(set(val['language']))})",
+            f"training language(s) {no_val} have no validation rows: model selection uses "
+            f"the others only ({sorted(set(val['language']))})",
             stacklevel=2,
         )
     cache_dir = files[0].parent / ".xlser-cache" if files else None
@@ -160,10 +139,31 @@ def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
     return TaskData(train, val, test, speakers, cache_dir, reference, df)
 
 
-def make_batch_sampler(cfg: ExperimentConfig, train: pd.DataFrame, seed: int):
+def make_batch_sampler(
+    cfg: ExperimentConfig,
+    train: pd.DataFrame,
+    seed: int,
+    rank: int | None = None,
+    world_size: int | None = None,
+):
     """The system's sampler (paper §2.2): hierarchical for multilingual systems, else
-    class-balanced batches of one language (or plain random batches, as configured)."""
+    class-balanced batches of one language (or plain random batches, as configured).
+
+    Under DDP every rank draws the same global batch of ``cfg.batch_size`` and keeps the strided
+    slice ``batch[rank::world_size]``, ``cfg.batch_size / world_size`` rows (``rank`` and
+    ``world_size`` default to this process's, :mod:`xlser.distributed`).
+    """
     s, spec = cfg.sampler, SYSTEM_SPECS[cfg.system]
+    rank = distributed.rank() if rank is None else rank
+    world_size = distributed.world_size() if world_size is None else world_size
+    if cfg.batch_size % world_size:
+        raise ConfigError(
+            f"the global batch of {cfg.batch_size} (sampler.n_languages x sampler.n_emotions x "
+            f"sampler.n_per_pair = {s.n_languages} x {s.n_emotions} x {s.n_per_pair}) cannot be "
+            f"split evenly over {world_size} processes; start a number of processes that divides "
+            f"{cfg.batch_size} (torchrun --nproc_per_node), or change the sampler"
+        )
+    shard = {"rank": rank, "world_size": world_size}
     kind = s.multilingual if spec.multilingual else s.single_language
     if kind == "hierarchical":
         return HierarchicalBatchSampler(
@@ -175,6 +175,7 @@ def make_batch_sampler(cfg: ExperimentConfig, train: pd.DataFrame, seed: int):
             num_batches=s.num_batches,
             seed=seed,
             replacement=s.replacement,
+            **shard,
         )
     if kind == "class_balanced":
         return ClassBalancedBatchSampler(
@@ -184,26 +185,35 @@ def make_batch_sampler(cfg: ExperimentConfig, train: pd.DataFrame, seed: int):
             num_batches=s.num_batches,
             seed=seed,
             replacement=s.replacement,
+            **shard,
         )
-    return _RandomBatches(len(train), cfg.batch_size, seed)
+    return _RandomBatches(len(train), cfg.batch_size, seed, **shard)
 
 
 class _RandomBatches:
-    """Plain shuffled batches of ``batch_size`` (the last one may be short), seeded per epoch."""
+    """Plain shuffled batches of ``batch_size``, seeded per epoch; the last one may be short.
 
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+    Under DDP every rank shuffles alike and keeps ``batch[rank::world_size]``; a short last batch
+    that does not split evenly over the ranks is left out (equal shares keep DDP's average of the
+    ranks' mean losses the global-batch mean)."""
+
+    def __init__(
+        self, n: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
+        self.rank, self.world_size = rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        full, rest = divmod(self.n, self.batch_size)
+        return full + bool(rest and rest % self.world_size == 0)
 
     def __iter__(self):
         order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n)
-        for i in range(0, self.n, self.batch_size):
-            yield order[i : i + self.batch_size].tolist()
+        for i in range(len(self) * self.batch_size)[:: self.batch_size]:
+            yield order[i : i + self.batch_size][self.rank :: self.world_size].tolist()
 
 
 # ----------------------------------------------------------------------------- run folders
@@ -289,6 +299,9 @@ class Checkpointer:
         self.run_dir = run_dir
 
     def on_checkpoint(self, trainer: Trainer) -> None:
+        rngs = distributed.all_gather_object(_rng_state())  # every rank's generators
+        if not distributed.is_main():
+            return  # rank 0 writes
         step = trainer.state.step
         folder = self.run_dir / f"checkpoint-{step}"
         shutil.rmtree(folder, ignore_errors=True)
@@ -303,7 +316,8 @@ class Checkpointer:
             "trainer": dc_asdict(trainer.state),
             "optimizer": opt_meta,
             "scaler": trainer.scaler.state_dict(),
-            "rng": _rng_state(),
+            "rng": rngs[0],
+            "rng_by_rank": rngs,
             "has_best": trainer.best is not None,
         }
         write_json(folder / "state.json", state)
@@ -328,7 +342,11 @@ class Checkpointer:
         trainer.optimizer.load_state_dict(opt)
         trainer.scaler.load_state_dict(state["scaler"])
         trainer.state = TrainerState(**state["trainer"])
-        _set_rng_state(state["rng"])
+        rngs, r = state.get("rng_by_rank", [state["rng"]]), distributed.rank()
+        if len(rngs) == distributed.world_size() or r == 0:
+            _set_rng_state(rngs[r])
+        else:  # resumed with more processes than it was written by: fresh streams for the rest
+            seed_everything(distributed.rank_seed(trainer.cfg.seed + trainer.state.step))
 
 
 def load_trainable(model: torch.nn.Module, tensors: dict, where: str | Path) -> None:
@@ -365,14 +383,22 @@ def _unflatten_optimizer(tensors: dict, state: dict) -> dict:
     return {"state": out, "param_groups": state["optimizer"]["param_groups"]}
 
 
+def _cuda_rng_states() -> list:
+    """Every GPU's generator; under DDP this process's GPU only (touching the others would open
+    a CUDA context on each of them from every process)."""
+    if not torch.cuda.is_available():
+        return []
+    if distributed.is_distributed():
+        return [torch.cuda.get_rng_state().tolist()]
+    return [s.tolist() for s in torch.cuda.get_rng_state_all()]
+
+
 def _rng_state() -> dict:
     np_state = np.random.get_state()
     py = random.getstate()
     return {
         "torch": torch.get_rng_state().tolist(),
-        "cuda": [s.tolist() for s in torch.cuda.get_rng_state_all()]
-        if torch.cuda.is_available()
-        else [],
+        "cuda": _cuda_rng_states(),
         "numpy": [np_state[0], np_state[1].tolist(), *map(float, np_state[2:])],
         "python": [py[0], list(py[1]), py[2]],
     }
@@ -380,8 +406,12 @@ def _rng_state() -> dict:
 
 def _set_rng_state(s: dict) -> None:
     torch.set_rng_state(torch.tensor(s["torch"], dtype=torch.uint8))
-    if s["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([torch.tensor(x, dtype=torch.uint8) for x in s["cuda"]])
+    cuda = [torch.tensor(x, dtype=torch.uint8) for x in s["cuda"]]
+    if cuda and torch.cuda.is_available():
+        if distributed.is_distributed():
+            torch.cuda.set_rng_state(cuda[0])  # this process's GPU
+        else:
+            torch.cuda.set_rng_state_all(cuda)
     name, keys, pos, has_gauss, gauss = s["numpy"]
     np.random.set_state((name, np.array(keys, dtype=np.uint32), int(pos), int(has_gauss), gauss))
     random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
@@ -432,40 +462,53 @@ def run_experiment(
     error naming the differences. An interrupted run continues from its last checkpoint (inside
     an epoch too) to the same result as an uninterrupted one; ``overwrite`` starts afresh,
     removing only the files xlser wrote.
+
+    Under ``torchrun`` every rank calls this (:mod:`xlser.distributed`): rank 0 checks and writes
+    the folder, every rank trains and tests, every rank returns the metrics once they are
+    written. ``hooks`` run on rank 0 only.
     """
     from xlser.config import save_config
 
     cfg.validate()
     run_dir = Path(run_dir)
-    status = _claim(run_dir, cfg, overwrite)
+    distributed.init_from_env(resolve_device(cfg.train.device))  # several processes: join them
+    main = distributed.is_main()
+    status = distributed.on_main(lambda: _claim(run_dir, cfg, overwrite))
     if status == "done":
         return read_json(run_dir / "metrics.json", "pass --overwrite to run it again")
-    data = task_data(cfg, progress)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # rank 0 first: it may synthesise the smoke corpus, the other ranks then read it
+    data = distributed.main_first(lambda: task_data(cfg, progress and main))
     ckpt, logger = Checkpointer(run_dir), JsonlLogger(run_dir / "log.jsonl")
-    if status == "new":
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if main and status == "new":
         write_json(run_dir / MARKER, {"xlser_run": 1, "xlser": __version__})
         save_config(cfg, run_dir / "config.yaml", overwrite=True)
         (run_dir / "log.jsonl").unlink(missing_ok=True)
-    trainer = Trainer(cfg, data, hooks=[logger, ckpt, *hooks], progress=progress)
+    hooks = [logger, ckpt, *hooks] if main else [ckpt]  # the checkpoint gathers every rank's RNG
+    trainer = Trainer(cfg, data, hooks=hooks, progress=progress)
     if status == "resume":
-        ckpt.restore(trainer)
-        logger.truncate(trainer.state.step)
+        ckpt.restore(trainer)  # every rank reads the checkpoint rank 0 wrote
+        if main:
+            logger.truncate(trainer.state.step)
     state = trainer.fit()
     if trainer.best is not None:
         load_trainable(trainer.model, trainer.best, "the best validation model")
     metrics = _test(trainer, cfg, data, run_dir)
-    atomic_save_tensors(run_dir / "model.safetensors", trainer.trainable_state())
-    write_json(run_dir / "trainer_state.json", dc_asdict(state))
-    write_json(run_dir / "metrics.json", metrics)  # last: its presence means "finished"
-    (run_dir / "checkpoint.json").unlink(missing_ok=True)
-    for d in run_dir.glob("checkpoint-*"):
-        shutil.rmtree(d, ignore_errors=True)
+    if main:
+        atomic_save_tensors(run_dir / "model.safetensors", trainer.trainable_state())
+        write_json(run_dir / "trainer_state.json", dc_asdict(state))
+        write_json(run_dir / "metrics.json", metrics)  # last: its presence means "finished"
+        (run_dir / "checkpoint.json").unlink(missing_ok=True)
+        for d in run_dir.glob("checkpoint-*"):
+            shutil.rmtree(d, ignore_errors=True)
+    distributed.barrier()  # no rank returns (and reads the folder) before rank 0 wrote it
     return metrics
 
 
 def _test(trainer: Trainer, cfg: ExperimentConfig, data: TaskData, run_dir: Path) -> dict:
-    """Test on the target; write predictions and embeddings of every language's test split."""
+    """Test on the target; write predictions and embeddings of every language's test split
+    (rank 0; every rank predicts its share under DDP)."""
     from sklearn.metrics import confusion_matrix
 
     rows = pd.concat([data.test, data.reference], ignore_index=True)
@@ -474,15 +517,16 @@ def _test(trainer: Trainer, cfg: ExperimentConfig, data: TaskData, run_dir: Path
     target = {k: v[:n] for k, v in out.items()}
     test = trainer.evaluate(data.test, target)
     task = parse_task(cfg.task)
-    preds = rows[["utt_id", "language", "speaker", "emotion", "split"]].copy()
-    preds["is_target"] = np.arange(len(rows)) < n
-    preds["pred"] = [EMOTIONS[i] for i in out["pred"]]
-    for i, e in enumerate(EMOTIONS):
-        preds[f"prob_{e}"] = out["probs"][:, i].round(6)
-    atomic_write_text(run_dir / "predictions.csv", preds.to_csv(index=False, lineterminator="\n"))
-    atomic_save_tensors(
-        run_dir / "embeddings.safetensors", {"embeddings": torch.from_numpy(out["embeddings"])}
-    )
+    if distributed.is_main():
+        preds = rows[["utt_id", "language", "speaker", "emotion", "split"]].copy()
+        preds["is_target"] = np.arange(len(rows)) < n
+        preds["pred"] = [EMOTIONS[i] for i in out["pred"]]
+        for i, e in enumerate(EMOTIONS):
+            preds[f"prob_{e}"] = out["probs"][:, i].round(6)
+        csv = preds.to_csv(index=False, lineterminator="\n")
+        atomic_write_text(run_dir / "predictions.csv", csv)
+        embeddings = {"embeddings": torch.from_numpy(out["embeddings"])}
+        atomic_save_tensors(run_dir / "embeddings.safetensors", embeddings)
     y = [EMOTIONS.index(e) for e in data.test["emotion"]]
     val = next((h for h in reversed(trainer.state.history) if h.get("kind") == "val"
                 and h["step"] == trainer.state.best_step), None)  # fmt: skip
@@ -509,6 +553,6 @@ def _test(trainer: Trainer, cfg: ExperimentConfig, data: TaskData, run_dir: Path
         "confusion": confusion_matrix(y, target["pred"], labels=range(len(EMOTIONS))).tolist(),
         "labels": list(EMOTIONS),
         "val": val,
-        "world_size": 1,
+        "world_size": distributed.world_size(),
         "xlser_version": __version__,
     }

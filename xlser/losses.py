@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from xlser import distributed
+
 __all__ = [
     "ANCHOR_REDUCES",
     "POS_NORMS",
@@ -153,17 +155,38 @@ def language_aware_supcon(
 
 
 class LanguageAwareSupConLoss(nn.Module):
-    """Module form of :func:`language_aware_supcon` (Mi et al., 2026, eq. 8).
+    r"""Module form of :func:`language_aware_supcon` (Mi et al., 2026, eq. 8), on the global batch
+    when several processes train.
+
+    Under DDP (:mod:`xlser.distributed`) each of the :math:`W` ranks holds :math:`b = B/W` rows of
+    the global batch. The module all-gathers the embeddings (keeping gradients) and the labels, so
+    every rank computes the one-process loss :math:`L` of all :math:`B` rows (every anchor, every
+    positive and negative). Why the DDP gradient then equals the one-process gradient: the
+    all-gather's backward sends rank :math:`s` the *sum* over ranks of each rank's
+    :math:`\partial L/\partial z_s`, i.e. :math:`W\,\partial L/\partial z_s`; DDP averages the
+    ranks' parameter gradients,
+
+    .. math::
+
+        \frac{1}{W}\sum_{s=1}^{W} W\,\frac{\partial L}{\partial z_s}
+        \frac{\partial z_s}{\partial\theta} = \frac{\partial L}{\partial\theta},
+
+    so no factor is needed (with only the local rows as anchors, each rank's loss would have to be
+    multiplied by :math:`W` and normalised by the global anchor count instead). Computing all
+    :math:`B` anchors on every rank costs a :math:`B \times B` similarity matrix (36 x 36), nothing
+    beside the encoder. ``gather=False`` keeps the loss local to each process's rows.
 
     Args:
         temperature: τ (not recovered from the paper; SupCon's 0.07).
         cross_lingual_pos_weight: λ for same-emotion, different-language positives (2.5).
         pos_norm: ``"count"`` (default) or ``"weight_sum"``, see :data:`POS_NORMS`.
         anchor_reduce: ``"mean"`` (default) or ``"sum"``, see :data:`ANCHOR_REDUCES`.
+        gather: Under DDP, compute the loss on every rank's rows (default) rather than on this
+            process's only; no effect in one process.
 
     Shapes:
-        Called as ``loss(embeddings, emotions, languages)`` with ``(B, D)``, ``(B,)``, ``(B,)``;
-        returns a scalar.
+        Called as ``loss(embeddings, emotions, languages)`` with ``(b, D)``, ``(b,)``, ``(b,)``
+        (this process's rows); returns a scalar.
 
     Example:
         >>> loss = LanguageAwareSupConLoss(temperature=1.0)
@@ -178,15 +201,22 @@ class LanguageAwareSupConLoss(nn.Module):
         cross_lingual_pos_weight: float = 2.5,
         pos_norm: str = "count",
         anchor_reduce: str = "mean",
+        gather: bool = True,
     ) -> None:
         super().__init__()
         _check_options(temperature, cross_lingual_pos_weight, pos_norm, anchor_reduce)
+        self.gather = gather
         self.temperature = temperature
         self.cross_lingual_pos_weight = cross_lingual_pos_weight
         self.pos_norm = pos_norm
         self.anchor_reduce = anchor_reduce
 
     def forward(self, embeddings: Tensor, emotions: Tensor, languages: Tensor) -> Tensor:
+        if self.gather and distributed.is_distributed():  # the global batch, (b, D) -> (B, D)
+            device = embeddings.device
+            embeddings = distributed.all_gather_with_grad(embeddings)
+            emotions = distributed.all_gather(torch.as_tensor(emotions, device=device))
+            languages = distributed.all_gather(torch.as_tensor(languages, device=device))
         return language_aware_supcon(
             embeddings,
             emotions,

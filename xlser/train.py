@@ -1,5 +1,8 @@
 """``python -m xlser train``: train and test one (task, system, seed) into a run folder.
 
+Under ``torchrun --nproc_per_node=N -m xlser train ...`` the N processes train one run together
+(DistributedDataParallel, :mod:`xlser.distributed`); rank 0 writes the folder and prints.
+
 The library pieces live in :mod:`xlser.trainer` (the loop) and :mod:`xlser.experiment` (data, run
 folder, resuming); their public names are re-exported here for existing callers.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xlser import distributed
 from xlser.experiment import (  # noqa: F401  (re-exports)
     JsonlLogger,
     make_batch_sampler,
@@ -54,7 +58,13 @@ def _cli(args) -> int:
         if args.out
         else Path(cfg.output_dir) / cfg.task / cfg.system / f"seed{cfg.seed}"
     )
-    m = run_experiment(cfg, out, progress=not args.quiet, overwrite=args.overwrite)
+    try:
+        m = run_experiment(cfg, out, progress=not args.quiet, overwrite=args.overwrite)
+        main = distributed.is_main()
+    finally:
+        distributed.shutdown()  # torchrun: leave the process group (no-op for one process)
+    if not main:
+        return 0
     print(
         f"{out}: {m['task']} {m['system']} seed {m['seed']}: target UAR {m['uar']:.1f} %, "
         f"macro-F1 {m['macro_f1']:.1f} % on {m['test_n']} utterances "

@@ -14,6 +14,10 @@ Hooks (SpeechBrain-style, named): objects with any of ``on_fit_start(trainer)``,
 
 Inputs: when the CNN is frozen (PEFT) its output is computed once per utterance and cached
 (:mod:`xlser.frontend`, exact); otherwise waveform batches come from a ``DataLoader``.
+
+Several processes (``torchrun``): each rank trains on its slice of every global batch inside
+DistributedDataParallel, SupCon sees the global batch, evaluation is sharded and gathered
+(:mod:`xlser.distributed` says why this equals one process on the same global batch).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from xlser import EMOTIONS, LANGUAGES
+from xlser import EMOTIONS, LANGUAGES, distributed
 from xlser.adversarial import adversarial_terms, dann_coeff
 from xlser.config import ExperimentConfig
 from xlser.data.audio import Batch, SERDataset, collate, label_index
@@ -91,9 +95,14 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA if available, else CPU. With several ``torchrun`` processes a CUDA device
+    is this process's GPU, ``cuda:LOCAL_RANK``."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and distributed.env_world_size() > 1:
+        return torch.device("cuda", distributed.local_rank())
+    return device
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -151,6 +160,23 @@ class WaveformInputs:
         yield from zip(batches, self._loader(ds, batches))  # files read by the workers
 
 
+class _Net(torch.nn.Module):
+    """The model on a batch of waveforms or of cached CNN features, as a tuple of
+    :class:`~xlser.model.SEROutput`'s fields: the module DDP wraps (DDP reduces gradients only for
+    calls of ``forward`` and looks for unused outputs in tuples)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch | FeatureBatch) -> tuple[torch.Tensor | None, ...]:
+        if isinstance(batch, FeatureBatch):
+            out = self.model.forward_features(batch.features, batch.n_frames)
+        else:
+            out = self.model(batch.input_values, batch.lengths, batch.attention_mask)
+        return tuple(getattr(out, f.name) for f in fields(out))
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 
@@ -179,6 +205,7 @@ class Trainer:
         self.cfg, self.spec, self.data = cfg, SYSTEM_SPECS[cfg.system], data
         seed_everything(cfg.seed)
         self.device = resolve_device(cfg.train.device)
+        distributed.init_from_env(self.device)  # several torchrun processes: join them
         if model is None:
             from xlser.model import build_model
 
@@ -188,6 +215,10 @@ class Trainer:
             cfg.train.dropout_impl == "auto" and self.device.type == "cpu"
         ):
             use_fast_dropout(self.model)  # dropout was ~45 % of a CPU step
+        self.net = _Net(self.model)
+        self.ddp = distributed.wrap(self.net, self.device)  # None for one process
+        if distributed.rank() > 0:  # dropout, SpecAugment, LayerDrop: independent across ranks
+            seed_everything(distributed.rank_seed(cfg.seed))
         self.scl = LanguageAwareSupConLoss(
             cfg.loss.temperature,
             cfg.loss.cross_lingual_pos_weight,
@@ -201,7 +232,10 @@ class Trainer:
         )
         fp16 = t.precision == "fp16" and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 needs loss scaling
-        self.batch_sampler = make_batch_sampler(cfg, data.train, cfg.seed)
+        self.batch_sampler = make_batch_sampler(
+            cfg, data.train, cfg.seed, distributed.rank(), distributed.world_size()
+        )  # under DDP: this rank's slice of every global batch
+        progress = progress and distributed.is_main()
         self.inputs = self._make_inputs(progress)
         self.hooks, self.progress = list(hooks), progress
         self.state = TrainerState()
@@ -230,13 +264,17 @@ class Trainer:
 
     # -------------------------------------------------------------- forward and eq. 12
     def forward(self, batch: Batch | FeatureBatch) -> SEROutput:
-        """The model on a batch of waveforms or of cached CNN features."""
-        if isinstance(batch, FeatureBatch):
-            return self.model.forward_features(batch.features, batch.n_frames)
-        return self.model(batch.input_values, batch.lengths, batch.attention_mask)
+        """The model on a batch of waveforms or of cached CNN features (in training, through
+        DDP's wrapper when several processes train)."""
+        net = self.ddp if self.ddp is not None and self.model.training else self.net
+        return SEROutput(*net(batch))
 
     def objectives(self, out: SEROutput, batch) -> dict[str, torch.Tensor]:
-        """Eq. 12's terms and their weighted sum ``loss`` (tensors; nothing is synced)."""
+        """Eq. 12's terms and their weighted sum ``loss`` (tensors; nothing is synced).
+
+        Under DDP, ``batch`` is this rank's equal share of the global batch: CE and the
+        adversary's CE are local means, which DDP's gradient average turns into global-batch
+        means; SupCon gathers the global batch itself (:mod:`xlser.distributed`)."""
         cfg, spec = self.cfg, self.spec
         ce = F.cross_entropy(out.emotion_logits.float(), batch.emotion)
         terms = {"ce": ce}
@@ -339,6 +377,7 @@ class Trainer:
         """Mean of each term since the last log: one sync every ``log_every`` steps."""
         names = list(pending[-1])
         values = torch.stack([torch.stack([p[k] for p in pending]).mean() for k in names])
+        values = distributed.mean_over_ranks(values.float())  # global-batch means under DDP
         logs = dict(zip(names, values.float().cpu().tolist()))
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
@@ -374,18 +413,35 @@ class Trainer:
     # -------------------------------------------------------------- evaluation
     @torch.no_grad()
     def predict(self, rows: pd.DataFrame, batch_size: int = 64) -> dict[str, np.ndarray]:
-        """Emotion logits, probabilities, predictions and pooled embeddings for ``rows``."""
+        """Emotion logits, probabilities, predictions and pooled embeddings for ``rows``.
+
+        Under DDP each rank predicts every ``world_size``-th row and the parts are gathered:
+        every rank returns all rows (and so computes the same metrics)."""
         self.model.eval()
-        logits, embs = np.zeros((len(rows), len(EMOTIONS)), np.float32), None
-        for idx, batch in self.inputs.eval_batches(rows.reset_index(drop=True), batch_size):
+        rows = rows.reset_index(drop=True)
+        mine = np.arange(len(rows))[distributed.rank() :: distributed.world_size()]
+        logits = np.zeros((len(rows), len(EMOTIONS)), np.float32)
+        embs = None
+        local = (mine, *self._predict(rows, mine, batch_size))
+        for part, lg, e in distributed.all_gather_object(local):  # [local] for one process
+            if e is not None:
+                embs = np.zeros((len(rows), e.shape[1]), np.float32) if embs is None else embs
+                logits[part], embs[part] = lg, e
+        probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
+        return {"logits": logits, "probs": probs, "pred": logits.argmax(1), "embeddings": embs}
+
+    def _predict(self, rows: pd.DataFrame, which: np.ndarray, batch_size: int):
+        """Logits ``(n, C)`` and embeddings ``(n, D)`` (None if ``n = 0``) of ``rows.iloc[which]``."""
+        logits, embs = np.zeros((len(which), len(EMOTIONS)), np.float32), None
+        part = rows.iloc[which].reset_index(drop=True)
+        for idx, batch in self.inputs.eval_batches(part, batch_size):
             batch = batch.to(self.device, non_blocking=True)
             with self._autocast():
                 out = self.forward(batch)
             e = out.embeddings.float().cpu().numpy()
-            embs = np.zeros((len(rows), e.shape[1]), np.float32) if embs is None else embs
+            embs = np.zeros((len(which), e.shape[1]), np.float32) if embs is None else embs
             logits[idx], embs[idx] = out.emotion_logits.float().cpu().numpy(), e
-        probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
-        return {"logits": logits, "probs": probs, "pred": logits.argmax(1), "embeddings": embs}
+        return logits, embs
 
     def evaluate(self, rows: pd.DataFrame, out: dict | None = None) -> dict[str, Any]:
         """UAR, macro-F1, accuracy (%), mean CE loss, and each language's UAR (``uar_<lang>``)
