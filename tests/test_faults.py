@@ -50,6 +50,16 @@ def edited(world, tmp_path, edit):
     return out
 
 
+def drop_rows(**match):
+    """An edit for :func:`edited`: drop the rows whose columns equal ``match``."""
+
+    def edit(df):
+        hit = np.logical_and.reduce([df[k] == v for k, v in match.items()])
+        df.drop(df.index[hit], inplace=True)
+
+    return edit
+
+
 # ---------------------------------------------------------------- data checked before any write
 
 
@@ -107,7 +117,7 @@ def test_empty_train_split_names_the_languages_and_the_fix(world, tmp_path):
 
 
 def test_target_without_test_rows_names_the_task_and_the_fix(world, tmp_path):
-    manifest = edited(world, tmp_path, lambda df: df.drop(df.index[(df.language == "de") & (df.split == "test")], inplace=True))  # fmt: skip
+    manifest = edited(world, tmp_path, drop_rows(language="de", split="test"))
     with pytest.raises(DataError) as e:
         run_experiment(cfg_for(manifest, task="en-de"), tmp_path / "run", progress=False)
     assert "task en-de: the target 'de' has no test rows" in str(e.value)
@@ -115,8 +125,16 @@ def test_target_without_test_rows_names_the_task_and_the_fix(world, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_language_without_any_rows_names_it_and_the_fix(world, tmp_path):
+    manifest = edited(world, tmp_path, drop_rows(language="de"))
+    with pytest.raises(
+        DataError, match=r"no manifest rows for language\(s\) \['de'\] in .*prepare"
+    ):
+        task_data(cfg_for(manifest, task="en-de", system="proposed"), progress=False)
+
+
 def test_a_training_language_without_validation_rows_is_a_warning(world, tmp_path):
-    manifest = edited(world, tmp_path, lambda df: df.drop(df.index[(df.language == "zh") & (df.split == "val")], inplace=True))  # fmt: skip
+    manifest = edited(world, tmp_path, drop_rows(language="zh", split="val"))
     with pytest.warns(UserWarning, match=r"training language\(s\) \['zh'\] have no validation"):
         d = task_data(cfg_for(manifest, task="en-de", system="proposed"), progress=False)
     assert set(d.val.language) == {"en", "fr", "ur"} and "zh" in set(d.train.language)
@@ -128,7 +146,11 @@ def test_silent_audio_in_a_manifest_is_named_when_the_front_end_cache_reads_it(w
 
     silent = tmp_path / "silent.wav"
     sf.write(str(silent), np.zeros(16000, np.float32), 16000)
-    manifest = edited(world, tmp_path, lambda df: df.__setitem__("path", df["path"].where(df.index != 2, str(silent))))  # fmt: skip
+
+    def edit(df):
+        df.loc[2, "path"] = str(silent)
+
+    manifest = edited(world, tmp_path, edit)
     cfg = cfg_for(manifest, system="baseline1", **{"train.max_steps": 1})
     with pytest.raises(AudioError) as e:
         Trainer(cfg, task_data(cfg, progress=False), progress=False)
