@@ -91,12 +91,20 @@ class RunFolderError(XlserError, ValueError):
 
 
 def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
-    """Select the rows a run uses, checked before anything is trained.
+    """Select the rows a run uses, checked before anything is trained or written.
 
     Train and validation rows come from the system's training languages (paper §3.2), test rows
     from the target. The smoke corpus is synthesised first if it is missing, but only into the
     profile's own location for its world (never into a folder named by a user-set manifest).
+
+    Checked here, before the run folder is touched: every manifest row's audio file exists and
+    its header is readable and long enough (headers only; the front-end cache reads every row),
+    the train split and the target's test split are not empty; a training language without a
+    validation split is a warning. Raises :class:`~xlser.errors.DataError` naming the files or
+    split and the fix.
     """
+    from xlser.data.audio import check_headers
+
     if cfg.data.synthesize_if_missing and cfg.data.world is not None:
         own = world_manifest(cfg.data.world)
         if [str(own)] == [str(Path(m)) for m in cfg.data.manifests] and not own.exists():
@@ -114,6 +122,19 @@ def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
             f"no manifest rows for language(s) {missing} in {where}; prepare the corpora for "
             "them (python -m xlser prepare ...) or change data.manifests"
         )
+    bad = check_headers(df["path"])
+    if bad:
+        source = {}  # which manifest lists each bad file (read again only on this error path)
+        for f in files:
+            source.update(dict.fromkeys(read_manifests([f])["path"], f))
+        lines = [f"  {p} (listed in {source.get(p, where)}): {why}" for p, why in bad[:10]]
+        more = [f"  ... and {len(bad) - 10} more"] if len(bad) > 10 else []
+        raise DataError(
+            f"{len(bad)} manifest row(s) point to missing or unreadable audio:\n"
+            + "\n".join(lines + more)
+            + "\nrestore the files, or rebuild the manifest without them (python -m xlser "
+            "prepare ... --skip-bad --overwrite), or delete their rows"
+        )
     split = df["split"]
     train = df[df["language"].isin(langs) & (split == "train")].reset_index(drop=True)
     val = df[df["language"].isin(langs) & (split == "val")].reset_index(drop=True)
@@ -121,17 +142,21 @@ def task_data(cfg: ExperimentConfig, progress: bool = True) -> TaskData:
     others = [lang for lang in langs if lang != task.target]
     reference = df[df["language"].isin(others) & (split == "test")].reset_index(drop=True)
     if not len(train):
-        raise DataError(f"no train rows for languages {list(langs)} in {where}")
+        raise DataError(
+            f"no train rows for language(s) {list(langs)} in {where}; the manifests' split "
+            "column needs 'train' rows (python -m xlser prepare assigns train/val/test)"
+        )
     if not len(test):
         raise DataError(
             f"task {task.name}: the target {task.target!r} has no test rows in {where}; "
-            "a zero-shot run needs the target's test split"
+            "a zero-shot run needs the target's test split (python -m xlser prepare assigns "
+            "train/val/test; --split paper gives every corpus a test split)"
         )
     no_val = sorted(set(langs) - set(val["language"]))
     if no_val:
         warnings.warn(
-            f"training language(s) {no_val} have no validation rows: model selection uses "
-            f"the others only ({sorted(set(val['language']))})",
+            f"training language(s) {no_val} have no validation rows in {where}: model "
+            f"selection uses the others only ({sorted(set(val['language']))})",
             stacklevel=2,
         )
     cache_dir = files[0].parent / ".xlser-cache" if files else None
