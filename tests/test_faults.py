@@ -255,3 +255,31 @@ def test_truncated_metrics_or_checkpoint_names_the_file_and_suggests_overwrite(w
     m = run_experiment(cfg4, cut, progress=False, overwrite=True)  # the suggested fix works
     assert m["steps"] == 4
     shutil.rmtree(cut)
+
+
+def test_a_checkpoint_due_before_the_next_log_never_saves_unchecked_weights(
+    world, tmp_path, monkeypatch
+):
+    # checkpoint every step, log every 2: the step-5 checkpoint would hold the NaN step's weights
+    over = {"train.max_steps": 8, "train.log_every": 2, "train.checkpoint_every": 1}
+    cfg = cfg_for(world, system="proposed", **over)
+    step_train = Trainer.train_step
+
+    def poisoned(self, batch):
+        if self.state.step == 4:
+            name = "features" if hasattr(batch, "features") else "input_values"
+            x = getattr(batch, name).clone()
+            x.view(-1)[0] = float("nan")
+            setattr(batch, name, x)
+        return step_train(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match="between steps 5 and 5"):
+        run_experiment(cfg, run, progress=False)
+    from safetensors.torch import load_file
+
+    assert json.loads((run / "checkpoint.json").read_text())["step"] == 4
+    assert not (run / "checkpoint-5").exists()
+    kept = load_file(run / "checkpoint-4" / "trainable.safetensors")
+    assert all(torch.isfinite(t).all() for t in kept.values())

@@ -352,12 +352,18 @@ class Trainer:
                 if stop or st.step >= total:
                     break
                 if self._due_checkpoint():
+                    if pending:  # never checkpoint weights whose losses were not checked
+                        self._log(pending, bar)
+                        pending = []
                     st.wall_s, start = st.wall_s + time.time() - start, time.time()
                     self._call("on_checkpoint")
             else:
                 st.epoch, st.batch_in_epoch = st.epoch + 1, 0
                 if not t.eval_every:
                     stop = self._validate()
+                if pending:
+                    self._log(pending, bar)
+                    pending = []
                 st.wall_s, start = st.wall_s + time.time() - start, time.time()
                 self._call("on_checkpoint")
         if pending:
