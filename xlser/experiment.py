@@ -520,15 +520,18 @@ def run_experiment(
     if trainer.best is not None:
         load_trainable(trainer.model, trainer.best, "the best validation model")
     metrics = _test(trainer, cfg, data, run_dir)
-    if main:
+
+    def finish() -> dict[str, Any]:
         atomic_save_tensors(run_dir / "model.safetensors", trainer.trainable_state())
         write_json(run_dir / "trainer_state.json", dc_asdict(state))
         write_json(run_dir / "metrics.json", metrics)  # last: its presence means "finished"
         (run_dir / "checkpoint.json").unlink(missing_ok=True)
         for d in run_dir.glob("checkpoint-*"):
             shutil.rmtree(d, ignore_errors=True)
-    distributed.barrier()  # no rank returns (and reads the folder) before rank 0 wrote it
-    return metrics
+        return metrics
+
+    # rank 0 writes; every rank waits for it and returns the metrics it wrote (its wall_s)
+    return distributed.on_main(finish)
 
 
 def _test(trainer: Trainer, cfg: ExperimentConfig, data: TaskData, run_dir: Path) -> dict:
