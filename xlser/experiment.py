@@ -43,6 +43,7 @@ import torch
 from xlser import EMOTIONS, __version__, distributed
 from xlser.config import ConfigError, ExperimentConfig, asdict, world_manifest
 from xlser.data.manifest import manifest_paths, read_manifests
+from xlser.encoder import display_name
 from xlser.errors import DataError, XlserError
 from xlser.io import (
     CorruptFileError,
@@ -572,7 +573,7 @@ def _test(trainer: Trainer, cfg: ExperimentConfig, data: TaskData, run_dir: Path
         "n_train": len(data.train),
         "n_speakers": len(data.speakers),
         "test_n": n,
-        "encoder": info.name if info is not None else cfg.model.encoder,
+        "encoder": display_name(info.name) if info is not None else cfg.model.encoder,
         "training_languages": list(training_languages(task, cfg.system)),
         "uar": test["uar"],
         "macro_f1": test["macro_f1"],
