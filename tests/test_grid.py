@@ -380,3 +380,12 @@ def test_sigkilled_grid_resumes_to_exactly_one_result_per_run(tmp_path):
     assert sorted(zip(df["task"], df["system"], df["seed"])) == REAL_KEYS
     assert set(df["steps"]) == {2}
     assert not list(out.glob(".results.csv.*.tmp"))
+
+
+def test_grid_under_torchrun_is_refused_with_the_alternatives(tmp_path, monkeypatch):
+    from xlser.grid import GridArgumentError, run_grid
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(GridArgumentError, match="--shard I/N"):
+        run_grid(tmp_path / "g", "smoke", "en-de", "proposed", "0")
+    assert not (tmp_path / "g").exists()  # refused before anything is written
