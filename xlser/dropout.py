@@ -45,7 +45,9 @@ def _uniform16(shape: tuple[int, ...], device: torch.device | str) -> Tensor:
     """Uniform int16 numbers, four per 64-bit draw of torch's global generator."""
     n = math.prod(shape)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
-    bits.random_(-(2**63), None)  # every 64-bit pattern equally likely (from = int64 min, to = None)
+    bits.random_(
+        -(2**63), None
+    )  # every 64-bit pattern equally likely (from = int64 min, to = None)
     return bits.view(torch.int16)[:n].view(shape)
 
 
@@ -129,10 +131,9 @@ def use_fast_dropout(model: nn.Module) -> int:
             m.__class__ = FastDropout
             changed += 1
         config = getattr(m, "config", None)
-        if (
-            getattr(config, "attention_dropout", 0.0)
-            and getattr(config, "_attn_implementation", None) in ("eager", "sdpa")
-        ):
+        if getattr(config, "attention_dropout", 0.0) and getattr(
+            config, "_attn_implementation", None
+        ) in ("eager", "sdpa"):
             _register_attention()
             config._attn_implementation_internal = ATTENTION_NAME
             changed += 1
