@@ -25,6 +25,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xlser import distributed
+from xlser.config import LossConfig
+
+TAU = LossConfig.temperature
+"""τ's default (0.07), defined once in :class:`xlser.config.LossConfig`."""
+LAMBDA = LossConfig.cross_lingual_pos_weight
+"""λ's default (2.5), defined once in :class:`xlser.config.LossConfig`."""
 
 __all__ = [
     "ANCHOR_REDUCES",
@@ -69,7 +75,7 @@ def _check_inputs(embeddings: Tensor, emotions: Tensor, languages: Tensor) -> No
 
 
 def positive_weights(
-    emotions: Tensor, languages: Tensor, cross_lingual_pos_weight: float = 2.5
+    emotions: Tensor, languages: Tensor, cross_lingual_pos_weight: float = LAMBDA
 ) -> Tensor:
     """Weights ``w_ip`` of eq. 7 on the positive pairs, 0 elsewhere (Mi et al., 2026).
 
@@ -101,8 +107,8 @@ def language_aware_supcon(
     embeddings: Tensor,
     emotions: Tensor,
     languages: Tensor,
-    temperature: float = 0.07,
-    cross_lingual_pos_weight: float = 2.5,
+    temperature: float = TAU,
+    cross_lingual_pos_weight: float = LAMBDA,
     pos_norm: str = "count",
     anchor_reduce: str = "mean",
 ) -> Tensor:
@@ -197,8 +203,8 @@ class LanguageAwareSupConLoss(nn.Module):
 
     def __init__(
         self,
-        temperature: float = 0.07,
-        cross_lingual_pos_weight: float = 2.5,
+        temperature: float = TAU,
+        cross_lingual_pos_weight: float = LAMBDA,
         pos_norm: str = "count",
         anchor_reduce: str = "mean",
         gather: bool = True,
