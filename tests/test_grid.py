@@ -334,6 +334,15 @@ def test_real_smoke_grid_end_to_end(tmp_path):
     assert set(df["steps"]) == {2} and df["uar"].between(0, 100).all()
     again = subprocess.run(_grid_cmd(out), capture_output=True, text=True, timeout=3600)
     assert "0 trained, 4 already finished" in again.stdout
+    # determinism: the same grid rebuilt from scratch in another folder gives the same numbers
+    out2 = tmp_path / "g2"
+    done = subprocess.run(_grid_cmd(out2), capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    key = ["task", "system", "seed"]
+    cols = ["uar", "macro_f1", "steps", "best_step", "test_n"]
+    a = df.set_index(key).sort_index()[cols]
+    b = _check_results(out2).set_index(key).sort_index()[cols]
+    pd.testing.assert_frame_equal(a, b)
 
 
 def _kill_when(cmd: list[str], ready, limit: float = 1800.0) -> bool:
