@@ -398,3 +398,27 @@ def test_grid_under_torchrun_is_refused_with_the_alternatives(tmp_path, monkeypa
     with pytest.raises(GridArgumentError, match="--shard I/N"):
         run_grid(tmp_path / "g", "smoke", "en-de", "proposed", "0")
     assert not (tmp_path / "g").exists()  # refused before anything is written
+
+
+def test_grid_takes_the_shared_config_options(tmp_path):
+    import argparse
+
+    from xlser.grid import grid_overrides
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("profile: smoke\ntask: zh-de\nseed: 4\ntrain:\n  max_steps: 2\n")
+    args = argparse.Namespace(profile="full", config=str(cfg), set=["train.max_steps=5"])
+    prof, over = grid_overrides(args)
+    assert prof == "smoke"  # the file's profile wins, as for train
+    assert over == {"train": {"max_steps": 5}}  # --set on top; task/seed are the grid's own
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: smoke\ntrain:\n  max_step: 3\n")
+    out = tmp_path / "g"
+    done = subprocess.run(
+        [sys.executable, "-m", "xlser", "grid", "--config", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "train.max_steps" in done.stderr
+    assert not out.exists()  # checked before anything is written

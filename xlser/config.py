@@ -647,6 +647,18 @@ def _diff(d: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> ExperimentConfig:
     """Read a YAML/JSON config. Missing keys take the defaults of the file's ``profile``."""
+    d = read_config_file(path)
+    _merge(d, _undot(overrides), "")
+    profile_name = d.pop("profile", "full")
+    try:
+        return ExperimentConfig.from_profile(profile_name, **d)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The nested mapping of a YAML/JSON config file (not yet checked against the dataclasses);
+    errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found")
@@ -671,12 +683,7 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> ExperimentConfig:
         raise ConfigError(f"{path}: config files end in .yaml, .yml or .json")
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of config keys")
-    _merge(d, _undot(overrides), "")
-    profile_name = d.pop("profile", "full")
-    try:
-        return ExperimentConfig.from_profile(profile_name, **d)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    return d
 
 
 def profile(default: str = "smoke") -> str:

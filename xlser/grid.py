@@ -464,6 +464,8 @@ def summary_line(df: pd.DataFrame, out: str | os.PathLike) -> str:
 
 # ----------------------------------------------------------------------------- CLI
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    from xlser.cli import add_config_arguments
+
     p = subparsers.add_parser(
         "grid",
         help="train every (task, system, seed) of Table 2; resumable; writes OUT/results.csv",
@@ -473,7 +475,6 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
             "from the run folders after every run."
         ),
     )
-    p.add_argument("--profile", choices=PROFILES, default=None, help="default: XLSER_PROFILE")
     p.add_argument("--out", required=True, help="grid folder (holds runs/ and results.csv)")
     p.add_argument("--tasks", help=f"comma-separated (default: all of {','.join(TASKS)})")
     p.add_argument("--systems", help=f"comma-separated (default: all of {','.join(SYSTEMS)})")
@@ -485,28 +486,41 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         help="1-based: keep runs I, I+N, I+2N, ... of the ordered grid (e.g. 2/4)",
     )
     p.add_argument("--jobs", type=int, default=1, help="runs side by side (worker processes)")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_arguments(p, run=False)  # --profile, --config, --set: the CLI's one policy
     p.set_defaults(func=_cli)
 
 
-def _cli(args: argparse.Namespace) -> int:
+def grid_overrides(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    """``--config FILE`` (its keys, without task/system/seed, which the grid sets) and then
+    ``--set`` on top: the profile and the overrides every run of the grid gets."""
     from xlser.cli import parse_overrides
+    from xlser.config import _merge, _undot, read_config_file
 
+    prof, over = args.profile, {}
+    if args.config:
+        over = read_config_file(args.config)
+        prof = over.pop("profile", prof)
+        for key in ("task", "system", "seed"):
+            over.pop(key, None)
+    _merge(over, _undot(parse_overrides(args.set)), "")
+    return prof, over
+
+
+def _cli(args: argparse.Namespace) -> int:
     start = time.time()
+    prof, over = grid_overrides(args)
     try:
         df = run_grid(
             args.out,
-            args.profile,
+            prof,
             args.tasks,
             args.systems,
             args.seeds,
             max_steps=args.max_steps,
             shard=args.shard,
             jobs=args.jobs,
-            overrides=parse_overrides(args.set),
+            overrides=over,
             progress=not args.no_progress,
         )
     except GridError as e:
