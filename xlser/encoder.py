@@ -40,6 +40,7 @@ from torch import nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model
 
 from xlser.config import ModelConfig
+from xlser.errors import UsageError
 from xlser.tasks import SOURCE_CHECKPOINTS
 
 __all__ = [
@@ -169,7 +170,7 @@ def resolve_checkpoint(cfg: ModelConfig, source_language: str) -> str:
     if source_language in cfg.checkpoints:
         return cfg.checkpoints[source_language]
     if source_language not in SOURCE_CHECKPOINTS:
-        raise ValueError(
+        raise UsageError(
             f"no checkpoint for source language {source_language!r}: model.encoder='auto' knows "
             f"{sorted(SOURCE_CHECKPOINTS)}; "
             f"set model.checkpoints.{source_language} or model.encoder"
@@ -256,7 +257,7 @@ def _truncate(encoder: Wav2Vec2Model, n: int | None) -> None:
         return
     total = len(encoder.encoder.layers)
     if not 1 <= n <= total:
-        raise ValueError(f"model.num_encoder_layers={n} must be between 1 and {total}")
+        raise UsageError(f"model.num_encoder_layers={n} must be between 1 and {total}")
     encoder.encoder.layers = nn.ModuleList(list(encoder.encoder.layers)[:n])
     encoder.config.num_hidden_layers = n
 

@@ -13,3 +13,7 @@ class XlserError(Exception):
 
 class DataError(XlserError, ValueError):
     """The data a run needs is missing or unusable (no rows for a language, empty split ...)."""
+
+
+class UsageError(XlserError, ValueError):
+    """An argument out of its allowed values (a split name, a duration, a layer count ...)."""

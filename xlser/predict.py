@@ -40,6 +40,7 @@ from xlser import EMOTIONS
 from xlser.config import ExperimentConfig, load_config
 from xlser.data.audio import MIN_SECONDS, AudioError, load_audio
 from xlser.encoder import EncoderNotFoundError
+from xlser.errors import UsageError
 from xlser.experiment import RunFolderError, is_run_folder, load_trainable
 from xlser.io import read_json, read_tensors
 from xlser.model import SERModel, build_model
@@ -91,7 +92,7 @@ def to_mono_16k(x: Any, sample_rate: int) -> torch.Tensor:
     if w.ndim == 2:
         w = w.mean(dim=0 if w.shape[0] <= w.shape[1] else 1)  # (C, S) or (S, C) -> (S,)
     if w.ndim != 1:
-        raise ValueError(
+        raise UsageError(
             f"a waveform must be (samples,) or 2-D with a channel axis, got {tuple(w.shape)}"
         )
     if sample_rate != SAMPLE_RATE:
@@ -135,7 +136,7 @@ class Run:
             rows = [self._row(str(p), load_audio(p, SAMPLE_RATE), return_embeddings) for p in paths]
         else:
             if sample_rate is None:
-                raise ValueError("a waveform array needs its sample_rate, e.g. predict(x, 44100)")
+                raise UsageError("a waveform array needs its sample_rate, e.g. predict(x, 44100)")
             rows = [self._row("<array>", to_mono_16k(x, sample_rate), return_embeddings)]
         columns = [*COLUMNS, "embedding"] if return_embeddings else list(COLUMNS)
         return pd.DataFrame(rows, columns=columns)

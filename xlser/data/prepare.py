@@ -66,7 +66,7 @@ from xlser.data.manifest import (
     write_manifest,
 )
 from xlser.data.splits import random_split, speaker_split
-from xlser.errors import XlserError
+from xlser.errors import UsageError, XlserError
 
 SPLIT_CHOICES = ("paper", "speaker", "official")
 _MAX_LISTED = 10
@@ -201,14 +201,14 @@ def prepare_corpus(
     spec = get_corpus(corpus)
     root, out = Path(root), Path(out)
     if split not in SPLIT_CHOICES:
-        raise ValueError(f"split must be one of {list(SPLIT_CHOICES)}, got {split!r}")
+        raise UsageError(f"split must be one of {list(SPLIT_CHOICES)}, got {split!r}")
     if split not in spec.splits:
-        raise ValueError(
+        raise UsageError(
             f"{spec.title} has no official split; use --split paper (seeded, stratified, the paper's "
             f"sizes) or --split speaker"
         )
     if max_duration is not None and not max_duration > 0:
-        raise ValueError(f"max_duration must be a positive number of seconds, got {max_duration}")
+        raise UsageError(f"max_duration must be a positive number of seconds, got {max_duration}")
     if not root.exists():
         raise FileNotFoundError(
             f"corpus root {root} does not exist; for {spec.title} expected {spec.layout}"
@@ -219,7 +219,7 @@ def prepare_corpus(
             f"expected {spec.layout}"
         )
     if out.is_dir():
-        raise ValueError(
+        raise UsageError(
             f"--out {out} is a folder; give a manifest file name such as {out / corpus}.csv"
         )
     if out.exists() and not overwrite:
@@ -232,7 +232,7 @@ def prepare_corpus(
     dup = first_duplicates(scan.items)
     if dup:
         a, b = dup
-        raise ValueError(
+        raise UsageError(
             f"{spec.title}: utterance {a.utt_id} found twice under {root}: {a.path} and {b.path}; "
             "point ROOT at one copy of the corpus (one release)"
         )
@@ -297,7 +297,7 @@ def prepare_corpus(
     if bad and not skip_bad:
         raise PrepareError(f"{spec.title} at {root}: " + _format_bad(bad, skipped_file))
     if not kept:
-        raise ValueError(
+        raise UsageError(
             f"{spec.title} at {root}: no usable 4-class utterance left; nothing to write"
         )
 
