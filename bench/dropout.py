@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from _common import emit, interleaved, median, setup
-from train_step import first_batches
+from _common import emit, setup
+from train_step import first_batches, steps_per_second
 
 from xlser.book import experiment
 from xlser.experiment import task_data
@@ -44,17 +44,7 @@ def main() -> None:
     }
     batches = first_batches(trainers["torch"], args.steps)
 
-    def run(tr: Trainer):
-        for b in batches:
-            tr.train_step(b)
-
-    times = interleaved(
-        {k: (lambda tr=tr: run(tr)) for k, tr in trainers.items()},
-        repeats=args.repeats,
-        warmup=1,
-        clock=args.clock,
-    )
-    sps = {k: args.steps / median(v) for k, v in times.items()}
+    sps = steps_per_second(trainers, batches, args.repeats, args.clock)
     print(
         f"smoke training step (cached CNN features), batch {cfg.batch_size} x "
         f"{cfg.data.max_seconds} s crops, {args.threads} thread(s), {args.clock} clock, "

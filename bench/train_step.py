@@ -42,6 +42,25 @@ def first_batches(trainer: Trainer, n: int) -> list:
     return [next(it) for _ in range(n)]
 
 
+def steps_per_second(
+    trainers: dict[str, Trainer], batches: list, repeats: int, clock: str
+) -> dict[str, float]:
+    """Median steps/s of each trainer's ``train_step`` on the same ``batches``, rounds
+    interleaved (:func:`_common.interleaved`, one warm-up round)."""
+
+    def run(tr: Trainer):
+        for b in batches:
+            tr.train_step(b)
+
+    times = interleaved(
+        {k: (lambda tr=tr: run(tr)) for k, tr in trainers.items()},
+        repeats=repeats,
+        warmup=1,
+        clock=clock,
+    )
+    return {k: len(batches) / median(v) for k, v in times.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=3, help="steps per round (default 3)")
@@ -57,17 +76,7 @@ def main() -> None:
     sr = cfg.data.sample_rate
     audio_s = sum(float(b.lengths.sum()) for b in batches) / sr
 
-    def run(tr: Trainer):
-        for b in batches:
-            tr.train_step(b)
-
-    times = interleaved(
-        {k: (lambda tr=tr: run(tr)) for k, tr in trainers.items()},
-        repeats=args.repeats,
-        warmup=1,
-        clock=args.clock,
-    )
-    sps = {k: args.steps / median(v) for k, v in times.items()}
+    sps = steps_per_second(trainers, batches, args.repeats, args.clock)
     print(
         f"smoke training step, {cfg.batch_size} utterances ({audio_s / args.steps:.0f} s of audio "
         f"per batch), {args.threads} thread(s), {args.clock} clock, {args.steps} steps x "
