@@ -163,15 +163,12 @@ def test_silent_audio_in_a_manifest_is_named_when_the_front_end_cache_reads_it(w
 # ------------------------------------------------------------------------------------ NaN loss
 
 
-def test_a_nan_in_a_batch_stops_the_run_naming_steps_and_terms_and_keeps_the_checkpoint(
-    world, tmp_path, monkeypatch
-):
-    over = {"train.max_steps": 8, "train.log_every": 2, "train.checkpoint_every": 2}
-    cfg = cfg_for(world, system="proposed", **over)
+def poison_step(monkeypatch, step: int) -> None:
+    """Training step ``step`` (1-based) sees one NaN input value; the others are untouched."""
     step_train = Trainer.train_step
 
     def poisoned(self, batch):
-        if self.state.step == 4:  # the 5th step sees one NaN input value
+        if self.state.step == step - 1:
             name = "features" if hasattr(batch, "features") else "input_values"
             x = getattr(batch, name).clone()
             x.view(-1)[0] = float("nan")
@@ -179,6 +176,14 @@ def test_a_nan_in_a_batch_stops_the_run_naming_steps_and_terms_and_keeps_the_che
         return step_train(self, batch)
 
     monkeypatch.setattr(Trainer, "train_step", poisoned)
+
+
+def test_a_nan_in_a_batch_stops_the_run_naming_steps_and_terms_and_keeps_the_checkpoint(
+    world, tmp_path, monkeypatch
+):
+    over = {"train.max_steps": 8, "train.log_every": 2, "train.checkpoint_every": 2}
+    cfg = cfg_for(world, system="proposed", **over)
+    poison_step(monkeypatch, 5)
     run = tmp_path / "run"
     with pytest.raises(NonFiniteLossError) as e:
         run_experiment(cfg, run, progress=False)
@@ -263,17 +268,7 @@ def test_a_checkpoint_due_before_the_next_log_never_saves_unchecked_weights(
     # checkpoint every step, log every 2: the step-5 checkpoint would hold the NaN step's weights
     over = {"train.max_steps": 8, "train.log_every": 2, "train.checkpoint_every": 1}
     cfg = cfg_for(world, system="proposed", **over)
-    step_train = Trainer.train_step
-
-    def poisoned(self, batch):
-        if self.state.step == 4:
-            name = "features" if hasattr(batch, "features") else "input_values"
-            x = getattr(batch, name).clone()
-            x.view(-1)[0] = float("nan")
-            setattr(batch, name, x)
-        return step_train(self, batch)
-
-    monkeypatch.setattr(Trainer, "train_step", poisoned)
+    poison_step(monkeypatch, 5)
     run = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match="between steps 5 and 5"):
         run_experiment(cfg, run, progress=False)
