@@ -357,7 +357,9 @@ def run_grid(
         raise GridArgumentError(f"--profile {prof!r} is not one of {list(PROFILES)}")
     if not isinstance(jobs, int) or jobs < 1:
         raise GridArgumentError(f"--jobs expects a positive integer, got {jobs!r}")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank would lock and skip runs alone
+    from xlser.distributed import env_world_size
+
+    if env_world_size() > 1:  # every rank would lock and skip runs alone
         raise GridArgumentError(
             "the grid does not run under torchrun yet: start one grid per GPU with --shard I/N "
             "(CUDA_VISIBLE_DEVICES=i), or train single runs with torchrun ... -m xlser train"
