@@ -494,15 +494,16 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def grid_overrides(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
-    """``--config FILE`` (its keys, without task/system/seed, which the grid sets) and then
-    ``--set`` on top: the profile and the overrides every run of the grid gets."""
+    """``--config FILE`` (its keys, without task/system/seed, which the grid sets; its profile,
+    else full, as for ``train``) and then ``--set`` on top: the profile and the overrides every run
+    of the grid gets."""
     from xlser.cli import parse_overrides
     from xlser.config import _merge, _undot, read_config_file
 
     prof, over = args.profile, {}
     if args.config:
         over = read_config_file(args.config)
-        prof = over.pop("profile", prof)
+        prof = over.pop("profile", "full")  # as load_config: the file's profile, else full
         for key in ("task", "system", "seed"):
             over.pop(key, None)
     _merge(over, _undot(parse_overrides(args.set)), "")
