@@ -82,8 +82,15 @@ class DataConfig:
     """Crop at evaluation (from the start); ``None`` (default) evaluates whole utterances."""
     normalize: bool = True
     """Zero-mean/unit-variance per utterance, as the base checkpoints' feature extractor does."""
-    num_workers: int = 0
-    """DataLoader worker processes (0: load in the training process)."""
+    num_workers: int | None = None
+    """DataLoader worker processes reading and resampling audio (0: read in the training process).
+    ``None`` (default): 4 when training on a GPU (at most the machine's cores less one), 0 on a
+    CPU, where workers compete with the training step for the same cores. The workers persist
+    across epochs and validations."""
+    resample_cache: bool = True
+    """Resample once: keep a float32 copy at ``sample_rate`` of every file recorded at another
+    rate (CaFE's 48 kHz) in ``<manifests>/.xlser-cache/audio-<rate>/``, written on first read;
+    ``False`` resamples on every read. Same samples either way."""
 
 
 @dataclass
@@ -325,6 +332,8 @@ class ExperimentConfig:
             ("train.log_every", self.train.log_every, ">= 1", self.train.log_every >= 1),
             ("seed", self.seed, ">= 0", self.seed >= 0),
         ]
+        nw = self.data.num_workers
+        checks.append(("data.num_workers", nw, ">= 0 (or null: auto)", nw is None or nw >= 0))
         for key in ("max_steps", "eval_every", "checkpoint_every"):
             v = getattr(self.train, key)
             checks.append((f"train.{key}", v, ">= 1 (or null)", v is None or v >= 1))
@@ -397,7 +406,8 @@ SOURCES: dict[str, str] = {
     **dict.fromkeys(
         ("profile", "seed", "output_dir",
          *(f"data.{k}" for k in ("manifests", "world", "synthesize_if_missing", "sample_rate",
-                                 "max_seconds", "eval_max_seconds", "normalize", "num_workers")),
+                                 "max_seconds", "eval_max_seconds", "normalize", "num_workers",
+                                 "resample_cache")),
          *(f"model.{k}" for k in ("checkpoints", "random_init", "tiny_hidden_size", "tiny_layers",
                                   "tiny_heads", "tiny_intermediate_size", "tiny_conv_dim",
                                   "tiny_stable_layer_norm", "tiny_feat_extract_norm",

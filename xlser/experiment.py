@@ -517,10 +517,13 @@ def run_experiment(
         ckpt.restore(trainer)  # every rank reads the checkpoint rank 0 wrote
         if main:
             logger.truncate(trainer.state.step)
-    state = trainer.fit()
-    if trainer.best is not None:
-        load_trainable(trainer.model, trainer.best, "the best validation model")
-    metrics = _test(trainer, cfg, data, run_dir)
+    try:
+        state = trainer.fit()
+        if trainer.best is not None:
+            load_trainable(trainer.model, trainer.best, "the best validation model")
+        metrics = _test(trainer, cfg, data, run_dir)
+    finally:
+        trainer.close()  # the loader's workers
 
     def finish() -> dict[str, Any]:
         atomic_save_tensors(run_dir / "model.safetensors", trainer.trainable_state())

@@ -101,7 +101,9 @@ def frame_mask(encoder: nn.Module, lengths: Tensor, n_frames: int) -> Tensor:
         [[True, True], [True, False]]
     """
     n_valid = encoder._get_feat_extract_output_lengths(lengths).to(torch.long)  # (B,)
-    if int(n_valid.min()) < 1:
+    # checked on CPU only: on a GPU the check would wait for the device every step, and the
+    # loaders already refuse audio under 25 ms (xlser.data.audio.MIN_SECONDS)
+    if n_valid.device.type == "cpu" and int(n_valid.min()) < 1:
         raise ValueError(
             f"an utterance of {int(lengths.min())} samples is shorter than the encoder's receptive "
             "field (400 samples = 25 ms at 16 kHz); drop or pad such utterances"

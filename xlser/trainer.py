@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -129,35 +130,111 @@ class CachedInputs:
             yield idx, self.cache.batch(rows.iloc[idx], self.speakers, self.eval_frames)
 
 
+def num_workers(cfg: ExperimentConfig, device: torch.device) -> int:
+    """``data.num_workers``, with ``None`` resolved: 4 on a GPU (at most the cores less one),
+    0 on a CPU (the workers would compete with the step for the same cores)."""
+    if cfg.data.num_workers is not None:
+        return cfg.data.num_workers
+    return min(4, max((os.cpu_count() or 1) - 1, 0)) if device.type == "cuda" else 0
+
+
+class _EpochBatches:
+    """A batch sampler whose batches are replaced every epoch while its ``DataLoader``, and the
+    loader's persistent workers, stay."""
+
+    def __init__(self) -> None:
+        self.batches: list[list] = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 class WaveformInputs:
-    """Waveform batches from a ``DataLoader`` (``data.num_workers`` processes read and resample
-    the files; pinned memory and non-blocking copies on GPU)."""
+    """Waveform batches from two ``DataLoader`` objects kept for the whole run, one for training
+    crops and one for evaluation (``data.num_workers`` processes each read, resample and collate
+    the files; they persist across epochs and validations; pinned memory on GPU).
 
-    def __init__(self, speakers: list[str], cfg: ExperimentConfig, device: torch.device):
+    Items are the rows of ``rows`` (every split the trainer will see), looked up by ``utt_id``;
+    a training item is ``(position, epoch)`` so that its random crop is seeded by the epoch
+    without restarting the workers. Rows that are not in ``rows`` (a caller predicting on other
+    data) get a loader of their own for that call."""
+
+    def __init__(
+        self,
+        rows: pd.DataFrame,
+        speakers: list[str],
+        cfg: ExperimentConfig,
+        device: torch.device,
+        cache_dir: Path | None = None,
+    ) -> None:
         self.speakers, self.cfg, self.pin = speakers, cfg, device.type == "cuda"
+        self.workers = num_workers(cfg, device)
         self.collate = functools.partial(collate, normalize=cfg.data.normalize)  # picklable
+        d = cfg.data
+        self.resample_dir = (
+            cache_dir / f"audio-{d.sample_rate}" if d.resample_cache and cache_dir else None
+        )
+        self.rows = rows.reset_index(drop=True)
+        self.position = pd.Series(np.arange(len(self.rows)), index=self.rows["utt_id"].to_numpy())
+        self._loaders: dict[str, tuple[torch.utils.data.DataLoader, _EpochBatches]] = {}
 
-    def _loader(self, ds, batches):
+    def _dataset(self, rows: pd.DataFrame, train: bool) -> SERDataset:
+        d = self.cfg.data
+        crop = d.max_seconds if train else d.eval_max_seconds
+        return SERDataset(rows, self.speakers, d.sample_rate, crop, train, self.cfg.seed,
+                          self.resample_dir)  # fmt: skip
+
+    def _loader(self, ds: SERDataset, sampler, persistent: bool):
         return torch.utils.data.DataLoader(
             ds,
-            batch_sampler=batches,
-            num_workers=self.cfg.data.num_workers,
+            batch_sampler=sampler,
+            num_workers=self.workers,
             collate_fn=self.collate,
             pin_memory=self.pin,
+            persistent_workers=persistent and self.workers > 0,
+            generator=torch.Generator(),  # its own: starting workers never draws the model's RNG
         )
 
+    def _kept(self, which: str, batches: list[list]) -> torch.utils.data.DataLoader:
+        if which not in self._loaders:
+            sampler = _EpochBatches()
+            ds = self._dataset(self.rows, train=which == "train")  # built on first use
+            self._loaders[which] = (self._loader(ds, sampler, persistent=True), sampler)
+        loader, sampler = self._loaders[which]
+        sampler.batches = batches
+        return loader
+
+    def _positions(self, rows: pd.DataFrame) -> np.ndarray | None:
+        ids = pd.Index(rows["utt_id"].to_numpy())
+        known = ids.isin(self.position.index).all()
+        return self.position.loc[ids].to_numpy() if known else None
+
     def train_batches(self, rows: pd.DataFrame, batches: list[list[int]], epoch: int):
-        d = self.cfg.data
-        ds = SERDataset(rows, self.speakers, d.sample_rate, d.max_seconds, True, self.cfg.seed)
-        ds.set_epoch(epoch)  # crops drawn from (seed, epoch, item) in the workers
-        yield from self._loader(ds, batches)
+        pos = self._positions(rows)
+        if pos is None:  # rows from elsewhere: a one-off loader
+            ds = self._dataset(rows, train=True)
+            keyed = [[(i, epoch) for i in b] for b in batches]
+            yield from self._loader(ds, keyed, persistent=False)
+            return
+        keyed = [[(int(pos[i]), epoch) for i in b] for b in batches]  # crops seeded by epoch
+        yield from self._kept("train", keyed)
 
     def eval_batches(self, rows: pd.DataFrame, batch_size: int) -> Iterator[tuple[Any, Any]]:
-        d = self.cfg.data
-        ds = SERDataset(rows, self.speakers, d.sample_rate, d.eval_max_seconds, train=False)
-        order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")
+        order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")  # less padding
         batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-        yield from zip(batches, self._loader(ds, batches))  # files read by the workers
+        pos = self._positions(rows)
+        if pos is None:
+            loader = self._loader(self._dataset(rows, train=False), batches, persistent=False)
+        else:
+            loader = self._kept("eval", [[int(pos[i]) for i in b] for b in batches])
+        yield from zip(batches, loader)  # files read by the workers
+
+    def close(self) -> None:
+        """Stop the workers (a finished run's loaders are dropped)."""
+        self._loaders.clear()
 
 
 class _Net(torch.nn.Module):
@@ -255,7 +332,10 @@ class Trainer:
                 enc, rows, d.cache_dir, self.cfg.data.sample_rate, self._normalize, progress
             )
             return CachedInputs(cache, d.speakers, self.cfg)
-        return WaveformInputs(self.data.speakers, self.cfg, self.device)
+        d = self.data
+        parts = (d.train, d.val, d.test, d.reference) if d.manifest is None else (d.manifest,)
+        rows = pd.concat([x for x in parts if x is not None]).drop_duplicates("utt_id")
+        return WaveformInputs(rows, d.speakers, self.cfg, self.device, d.cache_dir)
 
     @property
     def _normalize(self) -> bool:
@@ -440,13 +520,19 @@ class Trainer:
         """Logits ``(n, C)`` and embeddings ``(n, D)`` (None if ``n = 0``) of ``rows.iloc[which]``."""
         logits, embs = np.zeros((len(which), len(EMOTIONS)), np.float32), None
         part = rows.iloc[which].reset_index(drop=True)
+        order, lg, em = [], [], []  # kept on the device: one copy at the end, no sync per batch
         for idx, batch in self.inputs.eval_batches(part, batch_size):
             batch = batch.to(self.device, non_blocking=True)
             with self._autocast():
                 out = self.forward(batch)
-            e = out.embeddings.float().cpu().numpy()
-            embs = np.zeros((len(which), e.shape[1]), np.float32) if embs is None else embs
-            logits[idx], embs[idx] = out.emotion_logits.float().cpu().numpy(), e
+            order.append(np.asarray(idx))
+            lg.append(out.emotion_logits.float())
+            em.append(out.embeddings.float())
+        if order:
+            idx = np.concatenate(order)
+            logits[idx] = torch.cat(lg).cpu().numpy()
+            embs = np.zeros((len(which), em[0].shape[1]), np.float32)
+            embs[idx] = torch.cat(em).cpu().numpy()
         return logits, embs
 
     def evaluate(self, rows: pd.DataFrame, out: dict | None = None) -> dict[str, Any]:
@@ -465,6 +551,13 @@ class Trainer:
         m.update({f"uar_{k}": v for k, v in per.items()})
         m["uar_mean"] = float(np.mean(list(per.values())))
         return m
+
+    def close(self) -> None:
+        """Stop the data loader's worker processes (they persist across epochs and validations;
+        :func:`xlser.experiment.run_experiment` calls this when a run has been tested)."""
+        close = getattr(self.inputs, "close", None)
+        if close is not None:
+            close()
 
     # -------------------------------------------------------------- state
     def trainable_state(self) -> dict[str, torch.Tensor]:

@@ -190,6 +190,12 @@ class SERDataset(torch.utils.data.Dataset):
         sample_rate, max_seconds: see :func:`load_audio`.
         train: random crops (seeded per epoch and item) when True; crops from the start otherwise.
         seed: base seed for the random crops.
+        resample_dir: where to keep a copy at ``sample_rate`` of each file recorded at another
+            rate (:func:`xlser.data.resampled.at_rate`); ``None`` resamples on every read.
+
+    An item is read by index, or by ``(index, epoch)``: the epoch seeds the item's random crop, so
+    one ``DataLoader`` with persistent workers can serve every epoch (a worker's copy of the
+    dataset never sees :meth:`set_epoch`).
     """
 
     def __init__(
@@ -200,6 +206,7 @@ class SERDataset(torch.utils.data.Dataset):
         max_seconds: float | None = None,
         train: bool = False,
         seed: int = 0,
+        resample_dir: str | os.PathLike | None = None,
     ) -> None:
         self.rows = manifest.reset_index(drop=True)
         self.speakers = (
@@ -216,6 +223,7 @@ class SERDataset(torch.utils.data.Dataset):
             train,
             seed,
         )
+        self.resample_dir = resample_dir
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -224,10 +232,16 @@ class SERDataset(torch.utils.data.Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __getitem__(self, i: int) -> dict:
-        g = np.random.default_rng((self.seed, self.epoch, i)) if self.train else None
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        i, epoch = key if isinstance(key, tuple) else (key, self.epoch)
+        g = np.random.default_rng((self.seed, epoch, i)) if self.train else None
+        path = self.paths[i]
+        if self.resample_dir is not None:
+            from xlser.data.resampled import at_rate
+
+            path = at_rate(path, self.sample_rate, self.resample_dir)
         wave = load_audio(
-            self.paths[i],
+            path,
             self.sample_rate,
             self.max_seconds,
             crop="random" if self.train else "start",
@@ -260,6 +274,11 @@ class Batch:
             for k, v in vars(self).items()
         }
         return Batch(**moved)
+
+    def pin_memory(self) -> Batch:
+        """Page-locked copies (``DataLoader(pin_memory=True)`` calls this), so that
+        ``to(cuda, non_blocking=True)`` overlaps the copy with compute."""
+        return Batch(**{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()})
 
 
 def collate(items: Sequence[dict], normalize: bool = True) -> Batch:

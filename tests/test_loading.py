@@ -1,0 +1,214 @@
+"""Waveform loading for the GPU path: persistent workers give the same batches as reading in the
+training process, epochs seed the crops, resampling once gives the same samples as resampling on
+every read, pinned batches keep their values, and the trainer's result does not depend on the
+number of workers."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from xlser.config import ConfigError, ExperimentConfig
+from xlser.data.audio import AudioError, Batch, SERDataset, load_audio
+from xlser.data.resampled import at_rate, cache_name
+from xlser.train import Trainer, task_data
+from xlser.trainer import WaveformInputs, num_workers
+from xlser.world.synthesis import WorldConfig, synthesize
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    return synthesize(tmp_path_factory.mktemp("synth"), WorldConfig(scale="tiny"), progress=False)
+
+
+def cfg_for(manifest, **kw):
+    over = {
+        "data.manifests": [str(manifest)],
+        "data.synthesize_if_missing": False,
+        "data.max_seconds": 0.5,  # shorter than most utterances: the crops are random
+        "model.frontend_cache": "off",
+        "train.eval_every": 10_000,
+        "train.log_every": 1,
+    }
+    over.update(kw)
+    return ExperimentConfig.from_profile("smoke", **over)
+
+
+def batches_of(inputs, rows, idx, epoch):
+    return [(b.input_values.clone(), b.utt_id) for b in inputs.train_batches(rows, idx, epoch)]
+
+
+def test_persistent_workers_give_the_in_process_batches_and_epochs_seed_the_crops(manifest):
+    d = task_data(cfg_for(manifest))
+    idx = [[0, 5, 9, 14], [3, 1, 2]]
+    cpu = torch.device("cpu")
+    main = WaveformInputs(d.train, d.speakers, cfg_for(manifest, **{"data.num_workers": 0}), cpu)
+    pool = WaveformInputs(d.train, d.speakers, cfg_for(manifest, **{"data.num_workers": 2}), cpu)
+    first = batches_of(pool, d.train, idx, epoch=0)
+    loader = pool._loaders["train"][0]
+    workers = loader._iterator._workers  # started once
+    for epoch in (0, 1):
+        a, b = batches_of(main, d.train, idx, epoch), batches_of(pool, d.train, idx, epoch)
+        for (xa, ua), (xb, ub) in zip(a, b, strict=True):
+            assert ua == ub
+            torch.testing.assert_close(xa, xb, rtol=0, atol=0)
+    assert pool._loaders["train"][0] is loader and loader._iterator._workers == workers
+    assert all(w.is_alive() for w in workers)
+    e0, e1 = batches_of(main, d.train, idx, 0), batches_of(main, d.train, idx, 1)
+    assert not torch.equal(e0[0][0], e1[0][0])  # another epoch, other crops
+    torch.testing.assert_close(first[0][0], e0[0][0], rtol=0, atol=0)
+    # an item is the dataset's (position, epoch) read directly
+    ds = SERDataset(d.train, d.speakers, 16000, 0.5, train=True, seed=0)
+    w = ds[(int(main.position[d.train["utt_id"].iloc[5]]), 1)]["waveform"]
+    ds_all = SERDataset(main.rows, d.speakers, 16000, 0.5, train=True, seed=0)
+    pos = int(main.position[d.train["utt_id"].iloc[5]])
+    torch.testing.assert_close(ds_all[(pos, 1)]["waveform"], w, rtol=0, atol=0)
+    pool.close()
+    assert not pool._loaders
+
+
+def test_eval_batches_follow_length_order_and_rows_from_elsewhere_get_a_loader(manifest):
+    cfg = cfg_for(manifest, **{"data.num_workers": 1})
+    d = task_data(cfg)
+    inputs = WaveformInputs(d.train, d.speakers, cfg, torch.device("cpu"))  # val/test unknown
+    rows = pd.concat([d.test, d.val]).iloc[:7].reset_index(drop=True)
+    assert len(rows) == 7
+    got = list(inputs.eval_batches(rows, 3))
+    order = np.concatenate([np.asarray(i) for i, _ in got])
+    assert sorted(order) == list(range(7)) and len(got) == 3
+    durations = rows["duration_s"].to_numpy()[order]
+    assert (np.diff(durations) >= 0).all()
+    for idx, batch in got:
+        assert batch.utt_id == rows["utt_id"].iloc[idx].tolist()
+        n = int(batch.lengths[0])
+        ref = load_audio(rows["path"].iloc[idx[0]], 16000)
+        ref = (ref - ref.mean()) / torch.sqrt(ref.var(unbiased=False) + 1e-7)
+        torch.testing.assert_close(batch.input_values[0, :n], ref)
+    assert "eval" not in inputs._loaders  # rows outside its table: a one-off loader
+
+
+@pytest.mark.parametrize("system", ["baseline2", "proposed"])
+def test_training_does_not_depend_on_the_number_of_workers(manifest, system):
+    """Two epochs on waveform batches, validated mid-epoch, with 0 and 2 workers: equal losses
+    and equal validation metrics (the workers read the same crops)."""
+    hist = {}
+    for w in (0, 2):
+        cfg = cfg_for(
+            manifest,
+            system=system,
+            **{"data.num_workers": w, "train.eval_every": 3, "train.max_steps": 7,
+               "model.spec_augment": False},
+        )  # fmt: skip
+        t = Trainer(cfg, task_data(cfg), progress=False)
+        t.fit()
+        t.close()
+        hist[w] = t.state.history
+    assert [h["kind"] for h in hist[0]] == [h["kind"] for h in hist[2]]
+    assert sum(h["kind"] == "val" for h in hist[0]) >= 2
+    for a, b in zip(hist[0], hist[2], strict=True):
+        for k, v in a.items():
+            if isinstance(v, float):
+                assert b[k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
+            else:
+                assert b[k] == v, k
+
+
+def test_num_workers_auto_and_validation(monkeypatch):
+    cfg = ExperimentConfig.from_profile("full")
+    assert cfg.data.num_workers is None
+    assert num_workers(cfg, torch.device("cpu")) == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert num_workers(cfg, torch.device("cuda")) == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert num_workers(cfg, torch.device("cuda")) == 2
+    cfg.data.num_workers = 3
+    assert num_workers(cfg, torch.device("cpu")) == 3
+    cfg.data.num_workers = -1
+    with pytest.raises(ConfigError, match="data.num_workers"):
+        cfg.validate()
+
+
+def write48k(path, seconds=0.7, channels=2, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(48000 * seconds)) / 48000
+    x = 0.3 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.05 * rng.standard_normal((len(t), channels))
+    sf.write(path, x.astype(np.float32), 48000, subtype="PCM_24")
+    return path
+
+
+def test_resampling_once_gives_the_samples_of_resampling_every_read(tmp_path):
+    src = write48k(tmp_path / "01-C-1-1.wav")
+    cache = tmp_path / "cache"
+    copy = at_rate(src, 16000, cache)
+    assert copy != str(src) and os.path.dirname(copy) == str(cache)
+    assert sf.info(copy).samplerate == 16000 and sf.info(copy).channels == 1
+    torch.testing.assert_close(load_audio(copy, 16000), load_audio(src, 16000), rtol=0, atol=0)
+    mtime = os.stat(copy).st_mtime_ns
+    assert at_rate(src, 16000, cache) == copy and os.stat(copy).st_mtime_ns == mtime  # once
+    # the crop of the copy equals the crop of the source (same generator draw)
+    a = load_audio(copy, 16000, 0.2, generator=np.random.default_rng(3))
+    b = load_audio(src, 16000, 0.2, generator=np.random.default_rng(3))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # an edited source gets a new copy; the old one is left in xlser's cache folder
+    write48k(src, seconds=0.9, seed=1)
+    os.utime(src, ns=(mtime + 10**9, mtime + 10**9))
+    new = at_rate(src, 16000, cache)
+    assert new != copy and os.path.basename(new) == cache_name(src, 16000)
+    assert load_audio(new, 16000).numel() == 16000 * 0.9
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [os.path.basename(copy), os.path.basename(new)]
+    )  # no temporary files left
+
+
+def test_a_file_at_the_rate_is_read_in_place_and_bad_sources_are_named(tmp_path):
+    p = tmp_path / "a16.wav"
+    sf.write(p, (0.1 * np.sin(np.arange(8000) / 5)).astype(np.float32), 16000)
+    cache = tmp_path / "cache"
+    assert at_rate(p, 16000, cache) == str(p) and not cache.exists()
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    with pytest.raises(AudioError, match="bad.wav"):
+        at_rate(bad, 16000, cache)
+    silent = tmp_path / "silent48.wav"
+    sf.write(silent, np.zeros(4800, np.float32), 48000)
+    with pytest.raises(AudioError, match="silent48.wav.*silent"):
+        at_rate(silent, 16000, cache)
+    with pytest.raises(AudioError, match="missing.wav.*does not exist"):
+        at_rate(tmp_path / "missing.wav", 16000, cache)
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_dataset_with_a_resample_folder_reads_the_same_items(tmp_path):
+    rows = pd.DataFrame(
+        {
+            "utt_id": ["a", "b"],
+            "path": [str(write48k(tmp_path / "a.wav")), str(write48k(tmp_path / "b.wav", 1.1))],
+            "corpus": "cafe",
+            "language": "fr",
+            "speaker": ["s1", "s2"],
+            "emotion": ["happy", "sad"],
+            "split": "train",
+            "duration_s": [0.7, 1.1],
+        }
+    )
+    plain = SERDataset(rows, sample_rate=16000, max_seconds=0.5, train=True, seed=4)
+    cached = SERDataset(rows, sample_rate=16000, max_seconds=0.5, train=True, seed=4,
+                        resample_dir=tmp_path / "r")  # fmt: skip
+    for key in [(0, 0), (1, 0), (1, 5), 1]:
+        torch.testing.assert_close(cached[key]["waveform"], plain[key]["waveform"], rtol=0, atol=0)
+    assert len(list((tmp_path / "r").iterdir())) == 2
+
+
+def test_pinned_batch_keeps_its_values():
+    if not torch.cuda.is_available():
+        pytest.skip("pinning page-locked memory needs a CUDA driver")
+    b = Batch(torch.randn(2, 5), torch.ones(2, 5, dtype=torch.long), torch.tensor([5, 5]),
+              torch.tensor([0, 1]), torch.tensor([0, 0]), torch.tensor([1, -100]), ["x", "y"])  # fmt: skip
+    p = b.pin_memory()
+    assert p.input_values.is_pinned() and p.utt_id == ["x", "y"]
+    torch.testing.assert_close(p.input_values, b.input_values, rtol=0, atol=0)
