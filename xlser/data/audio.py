@@ -278,7 +278,9 @@ class Batch:
     def pin_memory(self) -> Batch:
         """Page-locked copies (``DataLoader(pin_memory=True)`` calls this), so that
         ``to(cuda, non_blocking=True)`` overlaps the copy with compute."""
-        return Batch(**{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()})
+        return Batch(
+            **{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()}
+        )
 
 
 def collate(items: Sequence[dict], normalize: bool = True) -> Batch:
