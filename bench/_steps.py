@@ -67,6 +67,7 @@ class Stepper:
         frozen_cnn: ``True``: ``freeze_feature_encoder()`` (no backward graph through the CNN);
             ``False``: HF's default, the CNN keeps its backward graph (its weights stay frozen);
             ``None``: as :func:`build_model` leaves it.
+        compile: ``torch.compile`` each Transformer layer, as ``train.compile`` does.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class Stepper:
         device: str | torch.device = "cpu",
         amp: torch.dtype | None = None,
         frozen_cnn: bool | None = None,
+        compile: bool = False,
     ) -> None:
         torch.manual_seed(seed)
         self.cfg, self.device, self.amp = cfg, torch.device(device), amp
@@ -89,6 +91,10 @@ class Stepper:
         self.opt = torch.optim.AdamW(self.params, lr=cfg.train.lr)
         fp16 = amp == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+        if compile:
+            from xlser.trainer import compile_layers
+
+            compile_layers(self.model)
 
     def autocast(self):
         if self.amp is None:

@@ -136,6 +136,11 @@ def main() -> int:
     ap.add_argument("--pretrained", action="store_true", help="load weights instead of random")
     ap.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, if unknown")
     ap.add_argument("--no-cached", action="store_true", help="skip the cached front-end way")
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the fastest way with torch.compile (train.compile); compiling takes minutes",
+    )
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -191,6 +196,10 @@ def main() -> int:
         "bf16_sdpa_frozen": dict(attn="sdpa", amp=half, frozen=True, cached=False),
         "bf16_sdpa_cached": dict(attn="sdpa", amp=half, frozen=True, cached=True),
     }
+    if args.compile:
+        ways["bf16_sdpa_cached_compiled"] = dict(
+            attn="sdpa", amp=half, frozen=True, cached=True, compile=True
+        )
     steppers, inputs, peak_mem, flops = {}, {}, {}, {}
     oom: list[str] = []
     for key, w in list(ways.items()):
@@ -198,7 +207,12 @@ def main() -> int:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         st = Stepper(
-            cfg_for(w["attn"]), seed=0, device=device, amp=w["amp"], frozen_cnn=w["frozen"]
+            cfg_for(w["attn"]),
+            seed=0,
+            device=device,
+            amp=w["amp"],
+            frozen_cnn=w["frozen"],
+            compile=w.get("compile", False),
         )
         if w["cached"] and (args.no_cached or not hasattr(st.model, "forward_features")):
             del ways[key], st
@@ -208,7 +222,16 @@ def main() -> int:
                 bs = [feature_batch(st.model, it, device) for it in items]
             else:
                 bs = [waveform_batch(it).to(device) for it in items]
-            flops[key] = count_flops(st, bs)  # also the warm-up
+            if w.get("compile"):  # the same model FLOPs as uncompiled; these steps compile
+                t = time.perf_counter()
+                for b in bs:
+                    st.step(b)
+                sync(device)
+                compile_s = time.perf_counter() - t
+                print(f"{key}: first steps (compilation) took {compile_s:.0f} s")
+                flops[key] = flops.get(key.removesuffix("_compiled"), float("nan"))
+            else:
+                flops[key] = count_flops(st, bs)  # also the warm-up
             sync(device)
         except torch.OutOfMemoryError:
             print(f"{key}: out of memory at batch {args.batch} (try --max-seconds 5)")
@@ -245,13 +268,13 @@ def main() -> int:
             "peak_mem_gib": peak_mem.get(k),
         }
     print(
-        f"{'way':>18} {'step s':>8} {'audio-s/s':>10} {'TFLOP/step':>11} {'TFLOPS':>8} {'MFU':>7} {'peak GiB':>9}"
+        f"{'way':>26} {'step s':>8} {'audio-s/s':>10} {'TFLOP/step':>11} {'TFLOPS':>8} {'MFU':>7} {'peak GiB':>9}"
     )
     for k, r in res.items():
         mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a"
         mem = f"{r['peak_mem_gib']:.1f}" if r["peak_mem_gib"] is not None else "n/a"
         print(
-            f"{k:>18} {r['step_s']:>8.3f} {r['audio_s_per_s']:>10.0f} {r['tflops_per_step']:>11.2f} "
+            f"{k:>26} {r['step_s']:>8.3f} {r['audio_s_per_s']:>10.0f} {r['tflops_per_step']:>11.2f} "
             f"{r['achieved_tflops']:>8.1f} {mfu:>7} {mem:>9}"
         )
     base, cand = res.get("fp32_eager"), res.get("bf16_sdpa_frozen")
@@ -261,6 +284,12 @@ def main() -> int:
     if base and "bf16_sdpa_cached" in res:
         c = res["bf16_sdpa_cached"]["audio_s_per_s"] / base["audio_s_per_s"]
         print(f"with the cached front end: {c:.2f}x")
+    if "bf16_sdpa_cached" in res and "bf16_sdpa_cached_compiled" in res:
+        c = (
+            res["bf16_sdpa_cached_compiled"]["audio_s_per_s"]
+            / res["bf16_sdpa_cached"]["audio_s_per_s"]
+        )
+        print(f"torch.compile on top of the cached way: {c:.2f}x")
 
     cfg = cfg_for("sdpa")
     per_run = grid_steps(cfg)
@@ -272,7 +301,7 @@ def main() -> int:
         f"{cfg.train.max_epochs} (early stopping, patience {cfg.train.patience}, ends runs sooner)"
     )
     for k in res:
-        print(f"  {k:>18}: {hours[k]:8.1f} GPU-hours ({per_epoch[k]:.2f} per epoch of every run)")
+        print(f"  {k:>26}: {hours[k]:8.1f} GPU-hours ({per_epoch[k]:.2f} per epoch of every run)")
     emit(
         {
             "bench": "gpu",

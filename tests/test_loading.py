@@ -212,3 +212,63 @@ def test_pinned_batch_keeps_its_values():
     p = b.pin_memory()
     assert p.input_values.is_pinned() and p.utt_id == ["x", "y"]
     torch.testing.assert_close(p.input_values, b.input_values, rtol=0, atol=0)
+
+
+def test_compile_refuses_fast_dropout_and_auto_keeps_torch_dropout(manifest):
+    with pytest.raises(ConfigError, match="train.compile.*dropout_impl"):
+        cfg_for(manifest, **{"train.compile": True, "train.dropout_impl": "fast"}).validate()
+    from xlser.dropout import FastDropout
+
+    cfg = cfg_for(manifest, **{"train.compile": True})  # auto: torch's dropout, traceable
+    t = Trainer(cfg, task_data(cfg), progress=False)
+    assert not any(isinstance(m, FastDropout) for m in t.model.modules())
+    assert any(isinstance(m, torch.nn.Dropout) for m in t.model.modules())
+
+
+@pytest.mark.slow
+def test_compiled_forward_equals_eager(manifest):
+    """``train.compile`` compiles every Transformer layer of the same model: eval-mode
+    predictions equal eager ones, and a training step runs and moves the parameters."""
+    base = {"model.frontend_cache": "auto", "train.dropout_impl": "torch"}
+    eager = Trainer(cfg_for(manifest, **base), task_data(cfg_for(manifest)), progress=False)
+    rows = eager.data.test
+    a = eager.predict(rows)  # before the shared model's layers are compiled in place
+    cfg = cfg_for(manifest, **base, **{"train.compile": True})
+    comp = Trainer(cfg, task_data(cfg), model=eager.model, progress=False)
+    layers = comp.model.encoder.encoder.layers
+    assert all(layer._compiled_call_impl is not None for layer in layers)
+    b = comp.predict(rows)
+    np.testing.assert_allclose(b["logits"], a["logits"], rtol=1e-4, atol=1e-4)
+    before = {k: v.clone() for k, v in comp.trainable_state().items()}
+    idx = [next(iter(comp.batch_sampler))]
+    terms = comp.train_step(next(comp.inputs.train_batches(comp.data.train, idx, 0)))
+    assert torch.isfinite(terms["loss"])
+    assert any(not torch.equal(v, before[k]) for k, v in comp.trainable_state().items())
+
+
+def test_loss_scaling_unscales_before_clipping(manifest):
+    """fp16 training scales the loss (``torch.amp.GradScaler``); the step must unscale the
+    gradients before clipping them, so a power-of-two scale leaves the update unchanged. (CPU
+    runs in fp32, so the scaler is switched on by hand here, with a clip that binds.)"""
+    over = {"model.spec_augment": False, "train.grad_clip": 0.05, "sampler.replacement": True}
+    trained = []
+    for scale in (None, 2.0**10):
+        torch.manual_seed(0)
+        cfg = cfg_for(manifest, **over)
+        t = Trainer(cfg, task_data(cfg), progress=False)
+        assert not t.scaler.is_enabled()  # fp32 on a CPU
+        if scale is not None:
+            t.scaler = torch.amp.GradScaler("cpu", init_scale=scale)
+        idx = [next(iter(t.batch_sampler))]
+        batch = next(t.inputs.train_batches(t.data.train, idx, 0))
+        torch.manual_seed(1)  # the same dropout masks in both steps
+        t.train_step(batch)
+        total = torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(p.grad) for p in t.params if p.grad is not None])
+        )
+        trained.append((t.trainable_state(), float(total)))
+    (a, norm_a), (b, norm_b) = trained
+    assert norm_a == pytest.approx(norm_b, rel=1e-5)  # unscaled, clipped gradients alike
+    assert norm_a == pytest.approx(0.05, rel=1e-3)  # the clip bound
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-7)

@@ -252,7 +252,13 @@ class TrainConfig:
     """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda[:N]`` or ``mps``."""
     dropout_impl: Literal["auto", "fast", "torch"] = "auto"
     """Dropout masks: ``fast`` draws four 16-bit numbers per 64 random bits (:mod:`xlser.dropout`;
-    p rounded to 1/65,536, unbiased), ``torch`` is ``nn.Dropout``; ``auto``: fast on CPU only."""
+    p rounded to 1/65,536, unbiased), ``torch`` is ``nn.Dropout``; ``auto``: fast on CPU only
+    (and never with ``compile``)."""
+    compile: bool = False
+    """``torch.compile`` each Transformer layer (:func:`xlser.trainer.compile_layers`; dynamic
+    shapes). Off by default: on the CPU smoke step it was slower than eager (0.64x, after ~30 s of
+    compiling; ``bench/compile.py``); whether it pays on a GPU, ``bench/gpu.py --compile``
+    measures. Needs ``dropout_impl`` ``auto`` or ``torch``."""
     eval_every: int | None = None
     """Validate every N steps; ``None`` validates once per epoch."""
     checkpoint_every: int | None = None
@@ -332,6 +338,11 @@ class ExperimentConfig:
             ("train.log_every", self.train.log_every, ">= 1", self.train.log_every >= 1),
             ("seed", self.seed, ">= 0", self.seed >= 0),
         ]
+        if self.train.compile and self.train.dropout_impl == "fast":
+            raise ConfigError(
+                "train.compile cannot trace train.dropout_impl='fast' (its masks view 64-bit "
+                "draws as 16-bit numbers); set train.dropout_impl to 'torch' or 'auto'"
+            )
         nw = self.data.num_workers
         checks.append(("data.num_workers", nw, ">= 0 (or null: auto)", nw is None or nw >= 0))
         for key in ("max_steps", "eval_every", "checkpoint_every"):
@@ -421,7 +432,8 @@ SOURCES: dict[str, str] = {
          *(f"sampler.{k}" for k in ("replacement", "num_batches", "single_language")),
          *(f"train.{k}" for k in ("lr", "weight_decay", "adam_eps", "max_epochs", "max_steps",
                                   "patience", "select_metric", "grad_clip", "precision", "device",
-                                  "dropout_impl", "eval_every", "checkpoint_every", "log_every"))),
+                                  "dropout_impl", "compile", "eval_every", "checkpoint_every",
+                                  "log_every"))),
         "reproduction",
     ),
 }  # fmt: skip

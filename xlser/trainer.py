@@ -237,6 +237,17 @@ class WaveformInputs:
         self._loaders.clear()
 
 
+def compile_layers(model: torch.nn.Module) -> int:
+    """``torch.compile`` each Transformer layer of ``model``'s encoder in place (regional
+    compilation: the layers share one compiled graph; the loop over them stays eager, because HF's
+    LayerDrop decides per layer from ``torch.rand([]) < p``, a data-dependent branch that would
+    break a whole-model graph). Returns the number of layers compiled."""
+    layers = model.encoder.encoder.layers
+    for layer in layers:
+        layer.compile(dynamic=True)
+    return len(layers)
+
+
 class _Net(torch.nn.Module):
     """The model on a batch of waveforms or of cached CNN features, as a tuple of
     :class:`~xlser.model.SEROutput`'s fields: the module DDP wraps (DDP reduces gradients only for
@@ -289,11 +300,13 @@ class Trainer:
             model = build_model(cfg, n_speakers=len(data.speakers) if self.spec.use_adv else 0)
         self.model = model.to(self.device)
         if cfg.train.dropout_impl == "fast" or (
-            cfg.train.dropout_impl == "auto" and self.device.type == "cpu"
+            cfg.train.dropout_impl == "auto" and self.device.type == "cpu" and not cfg.train.compile
         ):
             use_fast_dropout(self.model)  # dropout was ~45 % of a CPU step
         self.net = _Net(self.model)
         self.ddp = distributed.wrap(self.net, self.device)  # None for one process
+        if cfg.train.compile:
+            compile_layers(self.model)
         if distributed.rank() > 0:  # dropout, SpecAugment, LayerDrop: independent across ranks
             seed_everything(distributed.rank_seed(cfg.seed))
         self.scl = LanguageAwareSupConLoss(
