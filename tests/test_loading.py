@@ -212,6 +212,13 @@ def test_pinned_batch_keeps_its_values():
     p = b.pin_memory()
     assert p.input_values.is_pinned() and p.utt_id == ["x", "y"]
     torch.testing.assert_close(p.input_values, b.input_values, rtol=0, atol=0)
+    from xlser.frontend import FeatureBatch
+
+    f = FeatureBatch(torch.randn(2, 3, 4), torch.tensor([3, 2]), b.emotion, b.language,
+                     b.speaker, ["x", "y"])  # fmt: skip
+    q = f.pin_memory()
+    assert q.features.is_pinned() and q.n_frames.is_pinned() and q.utt_id == ["x", "y"]
+    torch.testing.assert_close(q.features, f.features, rtol=0, atol=0)
 
 
 def test_compile_refuses_fast_dropout_and_auto_keeps_torch_dropout(manifest):

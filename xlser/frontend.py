@@ -63,6 +63,11 @@ class FeatureBatch:
         }
         return FeatureBatch(**moved)
 
+    def pin_memory(self) -> FeatureBatch:
+        """Page-locked copies, so that ``to(cuda, non_blocking=True)`` does not wait."""
+        pinned = {k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()}
+        return FeatureBatch(**pinned)
+
 
 def cache_valid(encoder: nn.Module) -> bool:
     """True when no parameter of the CNN feature encoder trains (PEFT froze it)."""

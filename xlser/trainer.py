@@ -110,10 +110,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 class CachedInputs:
-    """Batches of cached CNN features (:class:`~xlser.frontend.FeatureBatch`)."""
+    """Batches of cached CNN features (:class:`~xlser.frontend.FeatureBatch`; in pinned memory
+    when training on a GPU)."""
 
-    def __init__(self, cache: FrontendCache, speakers: list[str], cfg: ExperimentConfig):
-        self.cache, self.seed = cache, cfg.seed
+    def __init__(
+        self, cache: FrontendCache, speakers: list[str], cfg: ExperimentConfig, pin: bool = False
+    ):
+        self.cache, self.seed, self.pin = cache, cfg.seed, pin
         self.speakers = {s: i for i, s in enumerate(speakers)}
         self.train_frames = frames_for(cfg.data.max_seconds, cfg.data.sample_rate)
         self.eval_frames = frames_for(cfg.data.eval_max_seconds, cfg.data.sample_rate)
@@ -121,7 +124,8 @@ class CachedInputs:
     def train_batches(self, rows: pd.DataFrame, batches: list[list[int]], epoch: int):
         for b, idx in enumerate(batches):
             rng = np.random.default_rng((self.seed, epoch, b))  # this batch's crops
-            yield self.cache.batch(rows.iloc[idx], self.speakers, self.train_frames, rng)
+            batch = self.cache.batch(rows.iloc[idx], self.speakers, self.train_frames, rng)
+            yield batch.pin_memory() if self.pin else batch
 
     def eval_batches(self, rows: pd.DataFrame, batch_size: int) -> Iterator[tuple[Any, Any]]:
         order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")  # less padding
@@ -344,7 +348,7 @@ class Trainer:
             cache = FrontendCache.load_or_build(
                 enc, rows, d.cache_dir, self.cfg.data.sample_rate, self._normalize, progress
             )
-            return CachedInputs(cache, d.speakers, self.cfg)
+            return CachedInputs(cache, d.speakers, self.cfg, pin=self.device.type == "cuda")
         d = self.data
         parts = (d.train, d.val, d.test, d.reference) if d.manifest is None else (d.manifest,)
         rows = pd.concat([x for x in parts if x is not None]).drop_duplicates("utt_id")
