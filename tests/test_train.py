@@ -152,7 +152,11 @@ def test_run_folder_ownership(manifest, tmp_path):
             run_experiment(cfg, foreign, progress=False, overwrite=overwrite)
     assert (foreign / "config.yaml").read_text() == "my own config"
     assert (foreign / "log.jsonl").read_text() == "my log"
-    run_experiment(cfg, tmp_path / "r", progress=False)
+    first = run_experiment(cfg, tmp_path / "r", progress=False)
+    # how the audio is read is not part of the run: the finished run is returned, not refused
+    io_only = cfg_for(manifest, system="baseline1", **small,
+                      **{"data.num_workers": 2, "data.resample_cache": False})  # fmt: skip
+    assert run_experiment(io_only, tmp_path / "r", progress=False) == first
     other = cfg_for(manifest, system="baseline2", **small)
     with pytest.raises(RunFolderError, match="system: 'baseline1' -> 'baseline2'"):
         run_experiment(other, tmp_path / "r", progress=False)  # never the old system's metrics

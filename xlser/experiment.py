@@ -287,13 +287,19 @@ def _claim(run_dir: Path, cfg: ExperimentConfig, overwrite: bool) -> str:
     return "resume" if (run_dir / "checkpoint.json").is_file() else "new"
 
 
+RESULT_NEUTRAL = frozenset({"output_dir", "data.num_workers", "data.resample_cache"})
+"""Keys that do not change what a run computes (where it is written; how many processes read the
+audio; whether a 48 kHz file's 16 kHz samples are read from a copy or resampled again, the same
+samples either way): a finished or interrupted run with other values of these is the same run."""
+
+
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
             out += _differences(a, b, f"{prefix}{k}.")
-        elif a != b and k != "output_dir":
+        elif a != b and f"{prefix}{k}" not in RESULT_NEUTRAL:
             out.append(f"{prefix}{k}: {a!r} -> {b!r}")
     return out
 
