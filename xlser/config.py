@@ -392,7 +392,7 @@ early stopping after 3 validations without improvement, and the same learning ra
 al.'s 1e-4 (the tiny encoders have ~200 k parameters; at 1e-4 little moves in a few hundred
 steps). Why 300: measured on en-de (seed 0), the systems with SupCon start slowly (Proposed's target
 UAR 35 at 150 steps, 56 at 400; Baseline 2's 56 and 61), so a 150-step budget would compare
-learning speeds, not methods. A run takes about a minute on 2 CPU cores (~0.17 s a step)."""
+learning speeds, not methods. A run takes about 40 s on 2 idle CPU cores (~0.08 s a step)."""
 
 SOURCE_TAGS: dict[str, str] = {
     "paper": "stated in the paper (Mi, Ma & Toda, 2026)",

@@ -49,7 +49,16 @@ from xlser.metrics import emotion_metrics
 from xlser.model import SEROutput
 from xlser.systems import SYSTEM_SPECS
 
-__all__ = ["NonFiniteLossError", "TaskData", "Trainer", "TrainerState", "seed_everything"]
+__all__ = [
+    "NonFiniteLossError",
+    "TaskData",
+    "Trainer",
+    "TrainerState",
+    "WaveformInputs",
+    "compile_layers",
+    "num_workers",
+    "seed_everything",
+]
 
 
 class NonFiniteLossError(RuntimeError):
