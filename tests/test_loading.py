@@ -279,3 +279,17 @@ def test_loss_scaling_unscales_before_clipping(manifest):
     assert norm_a == pytest.approx(0.05, rel=1e-3)  # the clip bound
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-7)
+
+
+def test_bad_audio_read_by_a_worker_is_raised_in_the_trainer_naming_the_file(manifest, tmp_path):
+    """A worker's AudioError reaches the training process as an AudioError naming the file."""
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    cfg = cfg_for(manifest, **{"data.num_workers": 2})
+    d = task_data(cfg)
+    rows = d.train.copy()
+    rows.loc[3, "path"] = str(silent)
+    inputs = WaveformInputs(rows, d.speakers, cfg, torch.device("cpu"))
+    with pytest.raises(AudioError, match=f"{silent}: audio is silent"):
+        list(inputs.train_batches(rows, [[0, 1], [2, 3]], epoch=0))
+    inputs.close()
