@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +55,22 @@ class FeatureInputs:
             for k, v in vars(self).items()
         }
         return FeatureInputs(**moved)
+
+    def split_by_length(self, k: int) -> list[FeatureInputs]:
+        """As :meth:`xlser.frontend.FeatureBatch.split_by_length` (``model.length_chunks``)."""
+        from xlser.data.audio import length_chunks
+
+        out = []
+        for idx in length_chunks(self.n_frames, k):
+            i = idx.to(self.features.device)
+            t = int(self.n_frames[i].max())
+            out.append(
+                FeatureInputs(
+                    self.features[i, :t], self.n_frames[i], self.emotion[i], self.language[i],
+                    self.speaker[i], self.audio_samples,
+                )
+            )  # fmt: skip
+        return out
 
 
 class Stepper:
@@ -102,6 +119,16 @@ class Stepper:
         return torch.autocast(self.device.type, dtype=self.amp)
 
     def forward(self, batch):
+        if isinstance(batch, list):  # length-sorted sub-batches (model.length_chunks)
+            outs = [self.forward(b) for b in batch]
+            return type(outs[0])(
+                *(
+                    None
+                    if getattr(outs[0], f) is None
+                    else torch.cat([getattr(o, f) for o in outs])
+                    for f in ("embeddings", "emotion_logits", "speaker_logits", "projections")
+                )
+            )
         if isinstance(batch, FeatureInputs):
             return self.model.forward_features(batch.features, batch.n_frames)
         return self.model(batch.input_values, batch.lengths, batch.attention_mask)
@@ -110,6 +137,11 @@ class Stepper:
         cfg = self.cfg
         with self.autocast():
             out = self.forward(batch)
+        if isinstance(batch, list):  # the labels in the sub-batches' order
+            batch = SimpleNamespace(
+                **{k: torch.cat([getattr(b, k) for b in batch]) for k in ("emotion", "language",
+                                                                           "speaker")}
+            )  # fmt: skip
         loss = F.cross_entropy(out.emotion_logits.float(), batch.emotion)
         adv = F.cross_entropy(out.speaker_logits.float(), batch.speaker)
         loss = loss + cfg.loss.w_adv * adv

@@ -8,12 +8,16 @@ It trains the full profile's model (wav2vec2-base architecture with LoRA + adapt
 weights unless ``--encoder`` names a local checkpoint; the speed is the same) on batches of 36
 random waveforms whose lengths follow a hierarchical 3 x 4 x 3 sampler over modelled durations of
 the EN-DE training set (MELD, ESD, CaFE, URDU sized like the paper's Table 1; cropped at 10 s; see
-``bench/memory.py``), in two or three ways, alternating rounds:
+``bench/memory.py``), in up to five ways, alternating rounds:
 
 * baseline: fp32, eager attention, the CNN keeping its backward graph (HF's default);
 * candidate: bf16 autocast (fp16 + loss scaling where the GPU has no bf16), SDPA, frozen CNN;
 * cached (when the model has ``forward_features``): the candidate fed the frozen CNN's output
-  computed beforehand, as the trainer's front-end cache does.
+  computed beforehand, as the trainer's front-end cache does;
+* cached + chunks (``--chunks 3``, default): the cached way with each batch run as three
+  length-sorted sub-batches (``model.length_chunks``: same loss, less padding);
+* cached + compiled (``--compile``): the cached way with each Transformer layer compiled
+  (``train.compile``).
 
 For each: audio-seconds trained per second (unpadded audio), model FLOPs per step (counted with
 ``torch.utils.flop_counter.FlopCounterMode`` on one step per batch, forward + backward),
@@ -137,6 +141,13 @@ def main() -> int:
     ap.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, if unknown")
     ap.add_argument("--no-cached", action="store_true", help="skip the cached front-end way")
     ap.add_argument(
+        "--chunks",
+        type=int,
+        default=3,
+        help="also time the cached way as this many length-sorted sub-batches "
+        "(model.length_chunks; default 3, 1: skip)",
+    )
+    ap.add_argument(
         "--compile",
         action="store_true",
         help="also time the fastest way with torch.compile (train.compile); compiling takes minutes",
@@ -196,6 +207,10 @@ def main() -> int:
         "bf16_sdpa_frozen": dict(attn="sdpa", amp=half, frozen=True, cached=False),
         "bf16_sdpa_cached": dict(attn="sdpa", amp=half, frozen=True, cached=True),
     }
+    if args.chunks > 1:
+        ways[f"bf16_sdpa_cached_chunks{args.chunks}"] = dict(
+            attn="sdpa", amp=half, frozen=True, cached=True, chunks=args.chunks
+        )
     if args.compile:
         ways["bf16_sdpa_cached_compiled"] = dict(
             attn="sdpa", amp=half, frozen=True, cached=True, compile=True
@@ -222,6 +237,8 @@ def main() -> int:
                 bs = [feature_batch(st.model, it, device) for it in items]
             else:
                 bs = [waveform_batch(it).to(device) for it in items]
+            if w.get("chunks"):  # model.length_chunks: length-sorted sub-batches
+                bs = [b.split_by_length(w["chunks"]) for b in bs]
             if w.get("compile"):  # the same model FLOPs as uncompiled; these steps compile
                 t = time.perf_counter()
                 for b in bs:
@@ -284,6 +301,10 @@ def main() -> int:
     if base and "bf16_sdpa_cached" in res:
         c = res["bf16_sdpa_cached"]["audio_s_per_s"] / base["audio_s_per_s"]
         print(f"with the cached front end: {c:.2f}x")
+    chunked = f"bf16_sdpa_cached_chunks{args.chunks}"
+    if "bf16_sdpa_cached" in res and chunked in res:
+        c = res[chunked]["audio_s_per_s"] / res["bf16_sdpa_cached"]["audio_s_per_s"]
+        print(f"{args.chunks} length-sorted sub-batches on top of the cached way: {c:.2f}x")
     if "bf16_sdpa_cached" in res and "bf16_sdpa_cached_compiled" in res:
         c = (
             res["bf16_sdpa_cached_compiled"]["audio_s_per_s"]

@@ -175,6 +175,11 @@ def _worker(rank: int) -> dict:
     # sharded evaluation, gathered on every rank
     res["predict"] = t.predict(rows)
 
+    # the same step with each rank's share run as 3 length-sorted sub-batches (one DDP forward)
+    t = _trainer(_cfg(**{"model.length_chunks": 3}), rows)
+    t.train_step(_batch(rows, local, t.data.speakers))
+    res["chunk_grads"] = _grads(t)
+
     # LayerDrop 0.5 with dropout on: the ranks skip different layers (recorded per step)
     t = _trainer(_cfg(**{"model.layerdrop": 0.5}), rows, deterministic=False)
     calls: list[int] = []
@@ -254,6 +259,13 @@ def test_two_process_gradients_equal_one_process(ddp, one_process):
         for k, g in ref.items():
             assert g.abs().max() > 0 or "lora_A" in k, k  # LoRA A: 0 while B starts at 0
             torch.testing.assert_close(res["grads"][k], g, rtol=1e-4, atol=1e-6, msg=k)
+
+
+def test_length_sorted_sub_batches_under_ddp_give_the_one_process_gradients(ddp, one_process):
+    ref = one_process["grads"]
+    for res in ddp:
+        for k, g in ref.items():
+            torch.testing.assert_close(res["chunk_grads"][k], g, rtol=1e-4, atol=1e-6, msg=k)
 
 
 def test_sharded_evaluation_equals_one_process(ddp, one_process):

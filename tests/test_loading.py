@@ -293,3 +293,92 @@ def test_bad_audio_read_by_a_worker_is_raised_in_the_trainer_naming_the_file(man
     with pytest.raises(AudioError, match=f"{silent}: audio is silent"):
         list(inputs.train_batches(rows, [[0, 1], [2, 3]], epoch=0))
     inputs.close()
+
+
+# ------------------------------------------------------------------ length-sorted sub-batches
+
+
+def test_split_by_length_keeps_every_utterance_and_trims_padding():
+    from xlser.data.audio import collate
+    from xlser.frontend import FeatureBatch
+
+    lengths = [800, 3000, 1200, 5000, 400, 2600, 4100]
+    items = [
+        {"waveform": torch.randn(n), "emotion": i % 4, "language": i % 3, "speaker": i,
+         "utt_id": f"u{i}"}
+        for i, n in enumerate(lengths)
+    ]  # fmt: skip
+    b = collate(items)
+    parts = b.split_by_length(3)
+    assert [len(p) for p in parts] == [3, 2, 2]
+    assert sorted(u for p in parts for u in p.utt_id) == sorted(b.utt_id)
+    assert [int(p.lengths.max()) for p in parts] == [p.input_values.shape[1] for p in parts]
+    assert [p.utt_id for p in parts] == [["u4", "u0", "u2"], ["u5", "u1"], ["u6", "u3"]]
+    for p in parts:
+        for j, u in enumerate(p.utt_id):
+            i = b.utt_id.index(u)
+            torch.testing.assert_close(
+                p.input_values[j], b.input_values[i, : p.input_values.shape[1]]
+            )
+            assert p.emotion[j] == b.emotion[i] and p.speaker[j] == b.speaker[i]
+    padded = sum(p.input_values.numel() for p in parts)
+    assert padded == 3 * 1200 + 2 * 3000 + 2 * 5000 < b.input_values.numel() == 7 * 5000
+    f = FeatureBatch(torch.randn(7, 9, 4), torch.tensor([2, 9, 3, 9, 1, 5, 6]), b.emotion,
+                     b.language, b.speaker, b.utt_id)  # fmt: skip
+    fp = f.split_by_length(2)
+    assert [p.features.shape[:2] for p in fp] == [(4, 5), (3, 9)]  # frames 1,2,3,5 | 6,9,9
+    assert sorted(u for p in fp for u in p.utt_id) == sorted(f.utt_id)
+
+
+@pytest.mark.parametrize("cache", ["auto", "off"])
+def test_length_chunks_give_the_same_loss_and_gradients_on_masked_inputs(manifest, cache):
+    """Eq. 12 does not depend on the order of the utterances, and masked attention does not see
+    padding: three length-sorted sub-batches give the one-pass loss and gradients (dropout,
+    SpecAugment and LayerDrop off, so both see the same computation). On waveforms this needs a
+    CNN whose normalisation ignores padding (layer norm per frame; a group-norm CNN such as
+    wav2vec2-base's, or the shipped tiny encoders', normalises over the padded time axis)."""
+    import copy
+
+    cnn = (
+        {}
+        if cache == "auto"
+        else {"model.encoder": "tiny", "model.tiny_feat_extract_norm": "layer"}
+    )
+    over = {
+        **cnn,
+        "data.max_seconds": None,  # whole utterances: lengths spread
+        "model.frontend_cache": cache,
+        "model.attention_mask": "always",
+        "model.spec_augment": False,
+        "model.layerdrop": 0.0,
+        "model.speaker_dropout": 0.0,
+        "peft.lora_dropout": 0.0,
+        "train.dropout_impl": "torch",
+        "train.grad_clip": None,
+        "sampler.replacement": True,
+    }
+    grads, losses = [], []
+    base = None
+    for k in (1, 3):
+        cfg = cfg_for(manifest, **over, **{"model.length_chunks": k})
+        t = Trainer(cfg, task_data(cfg), model=copy.deepcopy(base), progress=False)
+        base = base or copy.deepcopy(t.model)
+        for m in t.model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
+            if isinstance(getattr(m, "dropout", None), float):
+                m.dropout = 0.0
+        idx = [next(iter(t.batch_sampler))]
+        batch = next(t.inputs.train_batches(t.data.train, idx, 0))
+        n = batch.n_frames if cache == "auto" else batch.lengths
+        assert len(set(n.tolist())) > 3  # lengths spread
+        terms = t.train_step(batch)
+        losses.append({k: float(v) for k, v in terms.items()})
+        grads.append(
+            {n: p.grad.clone() for n, p in t.model.named_parameters() if p.grad is not None}
+        )
+    for key in losses[0]:
+        assert losses[1][key] == pytest.approx(losses[0][key], rel=1e-4, abs=1e-5), key
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-3, atol=1e-5)

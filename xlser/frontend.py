@@ -63,6 +63,29 @@ class FeatureBatch:
         }
         return FeatureBatch(**moved)
 
+    def __len__(self) -> int:
+        return len(self.utt_id)
+
+    def split_by_length(self, k: int) -> list[FeatureBatch]:
+        """``k`` sub-batches by ascending frame count, each trimmed to its longest
+        (:func:`xlser.data.audio.length_chunks`)."""
+        from xlser.data.audio import length_chunks
+
+        out = []
+        for idx in length_chunks(self.n_frames, k):
+            t = int(self.n_frames[idx].max())
+            out.append(
+                FeatureBatch(
+                    features=self.features[idx, :t],
+                    n_frames=self.n_frames[idx],
+                    emotion=self.emotion[idx],
+                    language=self.language[idx],
+                    speaker=self.speaker[idx],
+                    utt_id=[self.utt_id[i] for i in idx.tolist()],
+                )
+            )
+        return out
+
     def pin_memory(self) -> FeatureBatch:
         """Page-locked copies, so that ``to(cuda, non_blocking=True)`` does not wait."""
         pinned = {k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()}

@@ -270,12 +270,29 @@ class _Net(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Batch | FeatureBatch) -> tuple[torch.Tensor | None, ...]:
+    def forward(self, batch: Batch | FeatureBatch | list) -> tuple[torch.Tensor | None, ...]:
+        if isinstance(batch, list):  # length-sorted sub-batches: outputs in their order
+            outs = [self.forward(b) for b in batch]
+            return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs))
         if isinstance(batch, FeatureBatch):
             out = self.model.forward_features(batch.features, batch.n_frames)
         else:
             out = self.model(batch.input_values, batch.lengths, batch.attention_mask)
         return tuple(getattr(out, f.name) for f in fields(out))
+
+
+@dataclass
+class _Labels:
+    """The labels of length-sorted sub-batches, concatenated in their order (what eq. 12 reads)."""
+
+    emotion: torch.Tensor
+    language: torch.Tensor
+    speaker: torch.Tensor
+
+    @classmethod
+    def of(cls, parts: list) -> _Labels:
+        return cls(*(torch.cat([getattr(p, k) for p in parts]) for k in ("emotion", "language",
+                                                                          "speaker")))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -369,9 +386,10 @@ class Trainer:
         return self.cfg.data.normalize and (info is None or info.do_normalize)
 
     # -------------------------------------------------------------- forward and eq. 12
-    def forward(self, batch: Batch | FeatureBatch) -> SEROutput:
-        """The model on a batch of waveforms or of cached CNN features (in training, through
-        DDP's wrapper when several processes train)."""
+    def forward(self, batch: Batch | FeatureBatch | list) -> SEROutput:
+        """The model on a batch of waveforms or of cached CNN features, or on a list of
+        sub-batches (outputs concatenated in list order); in training, through DDP's wrapper when
+        several processes train."""
         net = self.ddp if self.ddp is not None and self.model.training else self.net
         return SEROutput(*net(batch))
 
@@ -406,9 +424,14 @@ class Trainer:
     def train_step(self, batch) -> dict[str, torch.Tensor]:
         """One optimiser step on ``batch``; returns the detached terms (no CPU-GPU sync)."""
         self.model.train()
-        batch = batch.to(self.device, non_blocking=True)
+        k = self.cfg.model.length_chunks
+        if k > 1 and len(batch) > 1:  # fewer padded frames, same loss
+            inputs = [p.to(self.device, non_blocking=True) for p in batch.split_by_length(k)]
+            batch = _Labels.of(inputs)
+        else:
+            inputs = batch = batch.to(self.device, non_blocking=True)
         with self._autocast():
-            terms = self.objectives(self.forward(batch), batch)
+            terms = self.objectives(self.forward(inputs), batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(terms["loss"]).backward()
         if self.cfg.train.grad_clip:

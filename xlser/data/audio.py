@@ -275,12 +275,44 @@ class Batch:
         }
         return Batch(**moved)
 
+    def __len__(self) -> int:
+        return len(self.utt_id)
+
+    def split_by_length(self, k: int) -> list[Batch]:
+        """``k`` sub-batches by ascending length, each trimmed to its longest waveform
+        (:func:`length_chunks`)."""
+        out = []
+        for idx in length_chunks(self.lengths, k):
+            s = int(self.lengths[idx].max())
+            out.append(
+                Batch(
+                    input_values=self.input_values[idx, :s],
+                    attention_mask=self.attention_mask[idx, :s],
+                    lengths=self.lengths[idx],
+                    emotion=self.emotion[idx],
+                    language=self.language[idx],
+                    speaker=self.speaker[idx],
+                    utt_id=[self.utt_id[i] for i in idx.tolist()],
+                )
+            )
+        return out
+
     def pin_memory(self) -> Batch:
         """Page-locked copies (``DataLoader(pin_memory=True)`` calls this), so that
         ``to(cuda, non_blocking=True)`` overlaps the copy with compute."""
         return Batch(
             **{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()}
         )
+
+
+def length_chunks(lengths: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """Indices of ``k`` near-equal groups of a batch, by ascending length (ties keep batch order).
+
+    >>> [c.tolist() for c in length_chunks(torch.tensor([5, 1, 4, 2, 3, 6]), 3)]
+    [[1, 3], [4, 2], [0, 5]]
+    """
+    order = torch.argsort(lengths.cpu(), stable=True)  # (B,)
+    return [c for c in order.tensor_split(min(k, len(order))) if len(c)]
 
 
 def collate(items: Sequence[dict], normalize: bool = True) -> Batch:
