@@ -126,6 +126,10 @@ def test_num_workers_auto_and_validation(monkeypatch):
     assert num_workers(cfg, torch.device("cuda")) == 4
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
     assert num_workers(cfg, torch.device("cuda")) == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # torchrun: 8 processes share 16 cores
+    assert num_workers(cfg, torch.device("cuda")) == 1
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
     cfg.data.num_workers = 3
     assert num_workers(cfg, torch.device("cpu")) == 3
     cfg.data.num_workers = -1

@@ -84,9 +84,9 @@ class DataConfig:
     """Zero-mean/unit-variance per utterance, as the base checkpoints' feature extractor does."""
     num_workers: int | None = None
     """DataLoader worker processes reading and resampling audio (0: read in the training process).
-    ``None`` (default): 4 when training on a GPU (at most the machine's cores less one), 0 on a
-    CPU, where workers compete with the training step for the same cores. The workers persist
-    across epochs and validations."""
+    ``None`` (default): 4 when training on a GPU (at most each process's share of the cores, less
+    one), 0 on a CPU, where workers compete with the training step for the same cores. The
+    workers persist across epochs and validations."""
     resample_cache: bool = True
     """Resample once: keep a float32 copy at ``sample_rate`` of every file recorded at another
     rate (CaFE's 48 kHz) in ``<manifests>/.xlser-cache/audio-<rate>/``, written on first read;

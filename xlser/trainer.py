@@ -13,7 +13,9 @@ Hooks (SpeechBrain-style, named): objects with any of ``on_fit_start(trainer)``,
 ``on_fit_end(trainer)``.
 
 Inputs: when the CNN is frozen (PEFT) its output is computed once per utterance and cached
-(:mod:`xlser.frontend`, exact); otherwise waveform batches come from a ``DataLoader``.
+(:mod:`xlser.frontend`, exact); otherwise waveform batches come from ``DataLoader`` objects kept
+for the run (:class:`WaveformInputs`). ``model.length_chunks`` runs a batch as length-sorted
+sub-batches with the loss on the whole batch (less padding).
 
 Several processes (``torchrun``): each rank trains on its slice of every global batch inside
 DistributedDataParallel, SupCon sees the global batch, evaluation is sharded and gathered
@@ -144,11 +146,15 @@ class CachedInputs:
 
 
 def num_workers(cfg: ExperimentConfig, device: torch.device) -> int:
-    """``data.num_workers``, with ``None`` resolved: 4 on a GPU (at most the cores less one),
-    0 on a CPU (the workers would compete with the step for the same cores)."""
+    """``data.num_workers``, with ``None`` resolved: 4 on a GPU (at most this process's share of
+    the cores, less one, when ``torchrun`` starts several on the machine), 0 on a CPU (the
+    workers would compete with the step for the same cores)."""
     if cfg.data.num_workers is not None:
         return cfg.data.num_workers
-    return min(4, max((os.cpu_count() or 1) - 1, 0)) if device.type == "cuda" else 0
+    if device.type != "cuda":
+        return 0
+    share = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return min(4, max(share - 1, 0))
 
 
 class _EpochBatches:
