@@ -138,7 +138,9 @@ class Browser:
         self.width, self.height = width, height
         # chromium's helper processes can still write into the profile as it exits: a cleanup
         # error must not fail the check (a "1 error" once after 59 passes, not reproduced)
-        self._tmp = tempfile.TemporaryDirectory(prefix="xlser-chromium-", ignore_cleanup_errors=True)
+        self._tmp = tempfile.TemporaryDirectory(
+            prefix="xlser-chromium-", ignore_cleanup_errors=True
+        )
         profile = Path(self._tmp.name)
         self._log = open(profile.parent / f"{profile.name}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
