@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from xlser.config import ExperimentConfig
-from xlser.data.audio import collate
+from xlser.data.audio import collate, map_tensors, split_by_length
 from xlser.losses import language_aware_supcon
 from xlser.model import build_model
 
@@ -50,27 +50,11 @@ class FeatureInputs:
     audio_samples: int
 
     def to(self, device) -> FeatureInputs:
-        moved = {
-            k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
-            for k, v in vars(self).items()
-        }
-        return FeatureInputs(**moved)
+        return map_tensors(self, lambda v: v.to(device, non_blocking=True))
 
     def split_by_length(self, k: int) -> list[FeatureInputs]:
         """As :meth:`xlser.frontend.FeatureBatch.split_by_length` (``model.length_chunks``)."""
-        from xlser.data.audio import length_chunks
-
-        out = []
-        for idx in length_chunks(self.n_frames, k):
-            i = idx.to(self.features.device)
-            t = int(self.n_frames[i].max())
-            out.append(
-                FeatureInputs(
-                    self.features[i, :t], self.n_frames[i], self.emotion[i], self.language[i],
-                    self.speaker[i], self.audio_samples,
-                )
-            )  # fmt: skip
-        return out
+        return split_by_length(self, self.n_frames, k)
 
 
 class Stepper:

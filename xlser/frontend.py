@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from xlser import EMOTIONS, LANGUAGES
-from xlser.data.audio import AudioError, label_index, load_audio
+from xlser.data.audio import AudioError, label_index, load_audio, map_tensors, split_by_length
 
 __all__ = ["FeatureBatch", "FrontendCache", "cache_valid", "pad_frames"]
 
@@ -57,39 +57,19 @@ class FeatureBatch:
     utt_id: list[str]
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> FeatureBatch:
-        moved = {
-            k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v
-            for k, v in vars(self).items()
-        }
-        return FeatureBatch(**moved)
+        return map_tensors(self, lambda v: v.to(device, non_blocking=non_blocking))
 
     def __len__(self) -> int:
         return len(self.utt_id)
 
     def split_by_length(self, k: int) -> list[FeatureBatch]:
         """``k`` sub-batches by ascending frame count, each trimmed to its longest
-        (:func:`xlser.data.audio.length_chunks`)."""
-        from xlser.data.audio import length_chunks
-
-        out = []
-        for idx in length_chunks(self.n_frames, k):
-            t = int(self.n_frames[idx].max())
-            out.append(
-                FeatureBatch(
-                    features=self.features[idx, :t],
-                    n_frames=self.n_frames[idx],
-                    emotion=self.emotion[idx],
-                    language=self.language[idx],
-                    speaker=self.speaker[idx],
-                    utt_id=[self.utt_id[i] for i in idx.tolist()],
-                )
-            )
-        return out
+        (:func:`xlser.data.audio.split_by_length`)."""
+        return split_by_length(self, self.n_frames, k)
 
     def pin_memory(self) -> FeatureBatch:
         """Page-locked copies, so that ``to(cuda, non_blocking=True)`` does not wait."""
-        pinned = {k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()}
-        return FeatureBatch(**pinned)
+        return map_tensors(self, torch.Tensor.pin_memory)
 
 
 def cache_valid(encoder: nn.Module) -> bool:

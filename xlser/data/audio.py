@@ -269,40 +269,45 @@ class Batch:
     utt_id: list[str]
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        moved = {
-            k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v
-            for k, v in vars(self).items()
-        }
-        return Batch(**moved)
+        return map_tensors(self, lambda v: v.to(device, non_blocking=non_blocking))
 
     def __len__(self) -> int:
         return len(self.utt_id)
 
     def split_by_length(self, k: int) -> list[Batch]:
         """``k`` sub-batches by ascending length, each trimmed to its longest waveform
-        (:func:`length_chunks`)."""
-        out = []
-        for idx in length_chunks(self.lengths, k):
-            s = int(self.lengths[idx].max())
-            out.append(
-                Batch(
-                    input_values=self.input_values[idx, :s],
-                    attention_mask=self.attention_mask[idx, :s],
-                    lengths=self.lengths[idx],
-                    emotion=self.emotion[idx],
-                    language=self.language[idx],
-                    speaker=self.speaker[idx],
-                    utt_id=[self.utt_id[i] for i in idx.tolist()],
-                )
-            )
-        return out
+        (:func:`split_by_length`)."""
+        return split_by_length(self, self.lengths, k)
 
     def pin_memory(self) -> Batch:
         """Page-locked copies (``DataLoader(pin_memory=True)`` calls this), so that
         ``to(cuda, non_blocking=True)`` overlaps the copy with compute."""
-        return Batch(
-            **{k: v.pin_memory() if torch.is_tensor(v) else v for k, v in vars(self).items()}
-        )
+        return map_tensors(self, torch.Tensor.pin_memory)
+
+
+def map_tensors(batch, fn):
+    """A copy of a batch dataclass with ``fn`` applied to each of its tensor fields."""
+    return type(batch)(**{k: fn(v) if torch.is_tensor(v) else v for k, v in vars(batch).items()})
+
+
+def split_by_length(batch, lengths: torch.Tensor, k: int) -> list:
+    """A padded batch dataclass as ``k`` sub-batches by ascending ``lengths``
+    (:func:`length_chunks`): every tensor and list field keeps the sub-batch's rows, and tensors
+    padded along dim 1 (``(B, S)``, ``(B, T, C)``) are trimmed to the sub-batch's longest."""
+    out = []
+    for idx in length_chunks(lengths, k):
+        width = int(lengths[idx.to(lengths.device)].max())
+        rows = idx.tolist()
+        fields = {}
+        for name, v in vars(batch).items():
+            if torch.is_tensor(v):
+                v = v[idx.to(v.device)]
+                v = v[:, :width] if v.dim() > 1 else v
+            elif isinstance(v, list):
+                v = [v[i] for i in rows]
+            fields[name] = v
+        out.append(type(batch)(**fields))
+    return out
 
 
 def length_chunks(lengths: torch.Tensor, k: int) -> list[torch.Tensor]:
