@@ -120,6 +120,12 @@ def resolve_device(name: str) -> torch.device:
 # ----------------------------------------------------------------------------- inputs
 
 
+def eval_order(rows: pd.DataFrame, batch_size: int) -> list[np.ndarray]:
+    """Evaluation batches of ``rows`` (positions), in order of duration: little padding."""
+    order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 class CachedInputs:
     """Batches of cached CNN features (:class:`~xlser.frontend.FeatureBatch`; in pinned memory
     when training on a GPU)."""
@@ -139,9 +145,7 @@ class CachedInputs:
             yield batch.pin_memory() if self.pin else batch
 
     def eval_batches(self, rows: pd.DataFrame, batch_size: int) -> Iterator[tuple[Any, Any]]:
-        order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")  # less padding
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
+        for idx in eval_order(rows, batch_size):
             yield idx, self.cache.batch(rows.iloc[idx], self.speakers, self.eval_frames)
 
 
@@ -242,8 +246,7 @@ class WaveformInputs:
         yield from self._kept("train", keyed)
 
     def eval_batches(self, rows: pd.DataFrame, batch_size: int) -> Iterator[tuple[Any, Any]]:
-        order = np.argsort(rows["duration_s"].to_numpy(), kind="stable")  # less padding
-        batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+        batches = [b.tolist() for b in eval_order(rows, batch_size)]
         pos = self._positions(rows)
         if pos is None:
             loader = self._loader(self._dataset(rows, train=False), batches, persistent=False)

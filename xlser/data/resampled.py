@@ -29,13 +29,14 @@ from xlser.io import atomic_write
 
 __all__ = ["at_rate", "cache_name"]
 
-_AT_RATE: dict[tuple[str, int, int, int], bool] = {}
-"""Per process: whether an unchanged source (path, size, mtime, rate) is already at the rate."""
+_AT_RATE: set[tuple[str, int, int, int]] = set()
+"""Per process: unchanged sources (path, size, mtime, rate) found at the rate already."""
 
 
-def cache_name(path: str | os.PathLike, sample_rate: int) -> str:
+def cache_name(path: str | os.PathLike, sample_rate: int, st: os.stat_result | None = None) -> str:
     """The copy's file name: the source's stem and a hash of its absolute path, size, mtime and
-    the target rate (raises ``FileNotFoundError`` if the source is missing).
+    the target rate (``st``: the source's ``os.stat``, if already taken; raises
+    ``FileNotFoundError`` if the source is missing).
 
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "03-C-1-1.wav"
@@ -44,7 +45,7 @@ def cache_name(path: str | os.PathLike, sample_rate: int) -> str:
     >>> name.startswith("03-C-1-1-") and name.endswith(".wav") and name != cache_name(p, 8000)
     True
     """
-    st = os.stat(path)
+    st = os.stat(path) if st is None else st
     key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{sample_rate}"
     return f"{Path(path).stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.wav"
 
@@ -63,9 +64,9 @@ def at_rate(path: str | os.PathLike, sample_rate: int, cache_dir: str | os.PathL
     except FileNotFoundError as e:
         raise AudioError(f"{path}: audio file does not exist") from e
     memo = (path, st.st_size, st.st_mtime_ns, sample_rate)
-    if _AT_RATE.get(memo):
+    if memo in _AT_RATE:
         return path
-    dst = Path(cache_dir) / cache_name(path, sample_rate)
+    dst = Path(cache_dir) / cache_name(path, sample_rate, st)
     if dst.exists():
         return str(dst)
     try:
@@ -73,7 +74,7 @@ def at_rate(path: str | os.PathLike, sample_rate: int, cache_dir: str | os.PathL
     except (RuntimeError, sf.LibsndfileError) as e:
         raise AudioError(f"{path}: cannot read audio header ({e}); is the file corrupt?") from e
     if rate == sample_rate:
-        _AT_RATE[memo] = True
+        _AT_RATE.add(memo)
         return path
     wave = load_audio(path, sample_rate)  # (S,) checked, mono, resampled
     dst.parent.mkdir(parents=True, exist_ok=True)
