@@ -19,13 +19,11 @@ from xlser.errors import DataError
 from xlser.experiment import run_experiment, task_data
 from xlser.io import CorruptFileError
 from xlser.trainer import NonFiniteLossError, Trainer
-from xlser.world.synthesis import WorldConfig, synthesize
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    return synthesize(out, WorldConfig(scale="tiny"), seed=0, progress=False)
+@pytest.fixture
+def world(tiny_world):
+    return tiny_world
 
 
 def cfg_for(manifest, **kw):

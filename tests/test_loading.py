@@ -18,12 +18,11 @@ from xlser.data.audio import AudioError, Batch, SERDataset, load_audio
 from xlser.data.resampled import at_rate, cache_name
 from xlser.train import Trainer, task_data
 from xlser.trainer import WaveformInputs, num_workers
-from xlser.world.synthesis import WorldConfig, synthesize
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory):
-    return synthesize(tmp_path_factory.mktemp("synth"), WorldConfig(scale="tiny"), progress=False)
+@pytest.fixture
+def manifest(tiny_world):
+    return tiny_world
 
 
 def cfg_for(manifest, **kw):

@@ -13,13 +13,11 @@ from xlser.config import ExperimentConfig
 from xlser.experiment import RunFolderError
 from xlser.frontend import FeatureBatch
 from xlser.train import Trainer, make_batch_sampler, run_experiment, task_data
-from xlser.world.synthesis import WorldConfig, synthesize
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    return synthesize(out, WorldConfig(scale="tiny"), seed=0, progress=False)
+@pytest.fixture
+def manifest(tiny_world):
+    return tiny_world
 
 
 def cfg_for(manifest, **kw):
